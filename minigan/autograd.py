@@ -1,0 +1,405 @@
+"""Reverse-mode automatic differentiation: Tensor, Function and the backward pass.
+
+This module knows only the graph. A ``Tensor`` holds an array (NumPy or CuPy) and,
+when it was produced by an op while gradients were recorded, a reference to the
+``Function`` that made it (its *creator*). A ``Function`` keeps its input Tensors,
+computes ``forward`` on raw arrays, and states its derivative in ``backward`` using
+minigan ops on Tensors. Because backward is itself made of ops, running it while
+gradients are recorded (``create_graph=True``) builds a graph of the gradient, and
+second derivatives come for free (WGAN-GP, consensus optimisation, unrolled GANs).
+
+The backward pass (``backward``/``grad`` below):
+
+1. walk the graph from the output and list its Functions in topological order,
+   iteratively (an explicit stack, so a chain of 100,000 ops is fine);
+2. visit them outputs-first, handing each the gradients of its outputs and
+   collecting the gradients of its inputs in a dictionary, *out of place*
+   (``g = g + new``), so no array that is still referenced elsewhere is mutated;
+3. at the leaves, add the result to ``.grad`` (also out of place).
+
+Tensor's arithmetic operators (``a + b``, ``a @ b``) are ops, and ops need Tensor:
+the knot is untied in ``minigan/tensor_methods.py``, which binds every operator
+and method onto Tensor in one visible place after ``minigan.ops`` is loaded.
+"""
+from __future__ import annotations
+
+import contextlib
+import weakref
+
+import numpy
+
+from . import backend
+
+
+class Config:
+    """Global switch: are ops being recorded for differentiation?"""
+
+    grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run a block without recording the graph (evaluation, parameter updates)."""
+    previous = Config.grad_enabled
+    Config.grad_enabled = False
+    try:
+        yield
+    finally:
+        Config.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Record the graph inside the block, even within ``no_grad``."""
+    previous = Config.grad_enabled
+    Config.grad_enabled = True
+    try:
+        yield
+    finally:
+        Config.grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return Config.grad_enabled
+
+
+_FLOAT_DEFAULT = numpy.float32
+
+
+def _to_array(data, dtype=None):
+    """An xp array from any array-like; Python floats become float32 (PyTorch's default)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, numpy.ndarray) or backend.is_cupy_array(data):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if type(data).__module__.split(".")[0] == "cupy":
+        backend.backend_of(data)  # loads cupy so later dispatch recognises it
+        return data if dtype is None else data.astype(dtype)
+    xp = backend.default_module()
+    if dtype is None:
+        arr = numpy.asarray(data)
+        if arr.dtype == numpy.float64:
+            arr = arr.astype(_FLOAT_DEFAULT)
+        return xp.asarray(arr)
+    return xp.asarray(data, dtype=dtype)
+
+
+class Tensor:
+    """An array with a place in the autograd graph.
+
+    Attributes: ``data`` (the raw numpy/cupy array), ``grad`` (a Tensor, or None),
+    ``requires_grad``, ``creator`` (the Function that produced it, None for leaves).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "name", "__weakref__")
+    # Make numpy hand binary operators with an ndarray on the left to Tensor's reflected methods.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.creator = None
+        self._index = 0
+        self.name = name
+
+    # -- array facts -------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def backend(self) -> str:
+        return "cupy" if backend.is_cupy_array(self.data) else "numpy"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = numpy.array2string(backend.as_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != _FLOAT_DEFAULT:
+            extra += f", dtype={self.data.dtype}"
+        if self.backend != "numpy":
+            extra += f", backend={self.backend}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __str__(self):
+        return str(self.data)
+
+    __hash__ = object.__hash__  # == is elementwise (like NumPy), so hash by identity
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"Tensor.__bool__: truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all() on .data"
+            )
+        return bool(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def numpy(self):
+        """The data as a host NumPy array (copied from the GPU if needed)."""
+        return backend.as_numpy(self.data)
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: dtype {self.data.dtype} is not floating point")
+        self.requires_grad = flag
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    # -- differentiation ---------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) * grad into every leaf's ``.grad``.
+
+        ``grad`` defaults to 1 for a one-element tensor. With ``create_graph=True``
+        the backward pass itself is recorded, so ``.grad`` can be differentiated again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no creator; "
+                "did you forget requires_grad=True on an input, or run under no_grad()?"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicit only for a one-element output, got shape "
+                    f"{self.shape}; pass grad= with that shape"
+                )
+            grad = Tensor(backend.array_module(self.data).ones_like(self.data))
+        elif not isinstance(grad, Tensor):
+            grad = Tensor(grad, dtype=self.data.dtype)
+        _run_backward([self], [grad], retain_graph or create_graph, create_graph, inputs=None)
+
+
+class Function:
+    """One differentiable op.
+
+    Subclasses implement ``forward(*arrays) -> array or tuple of arrays`` on raw xp
+    arrays and ``backward(*grad_outputs) -> Tensor or tuple`` on Tensors, one
+    gradient per input (None for inputs that take none). Call them through
+    ``SubClass.apply(*tensors, **params)``; params are stored on the instance.
+    """
+
+    __slots__ = ("inputs", "outputs", "needs_grad", "__dict__")
+
+    def __init__(self, **params):
+        self.__dict__.update(params)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        fn = cls(**params)
+        xs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        arrays = [x.data for x in xs]
+        backend.check_same_backend(fn.name, arrays)
+        ys = fn.forward(*arrays)
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        record = Config.grad_enabled and any(x.requires_grad for x in xs)
+        outputs = []
+        for i, y in enumerate(ys):
+            t = Tensor.__new__(Tensor)
+            t.data = y
+            t.grad = None
+            t.name = None
+            t.requires_grad = record
+            t.creator = fn if record else None
+            t._index = i
+            outputs.append(t)
+        if record:
+            fn.inputs = xs
+            fn.needs_grad = tuple(x.requires_grad for x in xs)
+            fn.outputs = [weakref.ref(t) for t in outputs]
+        return outputs[0] if single else tuple(outputs)
+
+    def output(self, i=0) -> Tensor:
+        """The i-th output Tensor (kept alive by whoever passed a gradient into it)."""
+        t = self.outputs[i]()
+        if t is None:
+            raise RuntimeError(f"{self.name}.backward: output {i} is no longer alive")
+        return t
+
+    def forward(self, *arrays):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.name} is not differentiable")
+
+
+def _topological_order(roots):
+    """Functions reachable from the roots, each after every Function that consumes its outputs.
+
+    Iterative depth-first search with an explicit stack (a post-order), reversed.
+    """
+    order, visited = [], set()
+    stack = [(t.creator, False) for t in roots if t.creator is not None]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        stack.append((fn, True))
+        if fn.inputs is None:
+            raise RuntimeError(
+                f"backward through {fn.name} a second time: its graph was freed after the first "
+                "backward. Pass retain_graph=True to the first backward if you need a second."
+            )
+        for x in fn.inputs:
+            if x.creator is not None and id(x.creator) not in visited:
+                stack.append((x.creator, False))
+    order.reverse()
+    return order
+
+
+def _accumulate(table, key, g):
+    old = table.get(key)
+    table[key] = g if old is None else old + g
+
+
+def _run_backward(roots, grads, retain_graph, create_graph, inputs):
+    """The engine shared by ``Tensor.backward`` and ``grad``.
+
+    With ``inputs=None`` gradients are added to every leaf's ``.grad``; otherwise the
+    gradients of the listed tensors are returned and no ``.grad`` is touched.
+    """
+    for r, g in zip(roots, grads):
+        if g.shape != r.shape:
+            raise RuntimeError(f"backward: grad of shape {g.shape} given for an output of shape {r.shape}")
+    order = _topological_order(roots)
+    table = {}  # (id(function), output index) -> gradient Tensor
+    leaf_grads = {}  # id(leaf) -> (leaf, gradient)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    captured = {}
+
+    def deliver(t, g):
+        if wanted is not None and id(t) in wanted:
+            _accumulate(captured, id(t), g)
+        if t.creator is not None:
+            _accumulate(table, (id(t.creator), t._index), g)
+        elif inputs is None:
+            prev = leaf_grads.get(id(t))
+            leaf_grads[id(t)] = (t, g if prev is None else prev[1] + g)
+
+    previous = Config.grad_enabled
+    Config.grad_enabled = create_graph
+    try:
+        for r, g in zip(roots, grads):
+            deliver(r, g)
+        for fn in order:
+            gys = [table.pop((id(fn), i), None) for i in range(len(fn.outputs))]
+            if all(g is None for g in gys):
+                continue
+            for i, g in enumerate(gys):
+                if g is None:  # an output nobody used: its gradient is zero
+                    out = fn.outputs[i]()
+                    xp = backend.array_module(fn.inputs[0].data)
+                    shape, dtype = (out.shape, out.dtype) if out is not None else (None, None)
+                    if shape is None:
+                        raise RuntimeError(f"{fn.name}: unused output {i} is gone; cannot build its zero gradient")
+                    gys[i] = Tensor(xp.zeros(shape, dtype))
+            gxs = fn.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            if len(gxs) != len(fn.inputs):
+                raise RuntimeError(f"{fn.name}.backward returned {len(gxs)} gradients for {len(fn.inputs)} inputs")
+            for x, gx, needed in zip(fn.inputs, gxs, fn.needs_grad):
+                if not needed or gx is None:
+                    continue
+                if gx.shape != x.shape:
+                    raise RuntimeError(
+                        f"{fn.name}.backward: gradient of shape {gx.shape} for an input of shape "
+                        f"{x.shape}; a broadcast was not reduced back (sum_to)"
+                    )
+                deliver(x, gx)
+    finally:
+        Config.grad_enabled = previous
+    if not retain_graph:
+        for fn in order:  # free saved inputs only after the whole pass has used them
+            fn.inputs = None
+    if inputs is None:
+        for leaf, g in leaf_grads.values():
+            if leaf.requires_grad:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return None
+    return [captured.get(id(t)) for t in inputs]
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched).
+
+    The functional form of ``Tensor.backward`` (as ``torch.autograd.grad``): it returns
+    sum_k d outputs[k] / d inputs * grad_outputs[k]. With ``create_graph=True`` the
+    result is itself differentiable, e.g. for a gradient penalty ||grad_x D(x)||.
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    single_in = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    gos = []
+    for o, g in zip(outputs, grad_outputs):
+        if not o.requires_grad:
+            raise RuntimeError("grad: an output does not require grad (no input of it requires grad)")
+        if g is None:
+            if o.size != 1:
+                raise RuntimeError(f"grad: grad_outputs is required for an output of shape {o.shape}")
+            g = Tensor(backend.array_module(o.data).ones_like(o.data))
+        elif not isinstance(g, Tensor):
+            g = Tensor(g, dtype=o.dtype)
+        gos.append(g)
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = _run_backward(outputs, gos, retain_graph, create_graph, inputs)
+    for t, g in zip(inputs, result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: an input of shape {t.shape} was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return result[0] if single_in else result

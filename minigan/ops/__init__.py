@@ -1,0 +1,9 @@
+"""minigan's ops, one file per family. Each op is a Function (forward on arrays,
+backward on Tensors) plus a plain function that checks arguments and applies it."""
+from .activations import leaky_relu, log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .arithmetic import (
+    abs, add, as_tensor, astype, clip, div, exp, log, log1p, maximum, minimum, mul, neg, pow, sqrt, sub, to, where,
+)
+from .linalg import linear, matmul
+from .reductions import logsumexp, max, mean, min, sum, var
+from .shape import broadcast_to, cat, concatenate, getitem, pad, permute, reshape, stack, sum_to, transpose

@@ -1,0 +1,153 @@
+"""Activations and the softmax family, written to stay finite for logits up to |a| = 1e4.
+
+The trick throughout: never form exp(a) for large positive a. With e = exp(-|a|) <= 1,
+  sigmoid(a)     = 1 / (1 + e)            if a >= 0,   e / (1 + e)       if a < 0
+  softplus(a)    = max(a, 0) + log1p(e)   (= log(1 + exp(a)))
+  log_sigmoid(a) = -softplus(-a)          = min(a, 0) - log1p(e)
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .arithmetic import exp
+from .reductions import sum as reduce_sum
+
+
+def _sigmoid_array(x):
+    xp = backend.array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+class ReLU(Function):
+    """y = max(x, 0).   dL/dx = g * [x > 0]."""
+
+    def forward(self, x):
+        return backend.array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * Tensor((self.inputs[0].data > 0).astype(gy.dtype))
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else s x.   dL/dx = g * (1 if x > 0 else s)."""
+
+    def forward(self, x):
+        return backend.array_module(x).where(x > 0, x, x * x.dtype.type(self.slope))
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        xp = backend.array_module(x)
+        return gy * Tensor(xp.where(x > 0, 1.0, self.slope).astype(gy.dtype))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x).   dL/dx = g * y (1 - y)."""
+
+    def forward(self, x):
+        return _sigmoid_array(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * y * (1.0 - y)
+
+
+class Tanh(Function):
+    """y = tanh x.   dL/dx = g * (1 - y^2)."""
+
+    def forward(self, x):
+        return backend.array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * (1.0 - y * y)
+
+
+class Softplus(Function):
+    """y = log(1 + e^x) = max(x, 0) + log1p(e^-|x|).   dL/dx = g * sigmoid(x)."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy):
+        return gy * sigmoid(self.inputs[0])
+
+
+class LogSigmoid(Function):
+    """y = log sigmoid(x) = min(x, 0) - log1p(e^-|x|).   dL/dx = g * (1 - sigmoid(x)) = g * sigmoid(-x)."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy):
+        return gy * sigmoid(-self.inputs[0])
+
+
+class Softmax(Function):
+    """y_i = e^{x_i} / sum_j e^{x_j} along an axis.   dL/dx = y * (g - sum(g * y))."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy):
+        y = self.output()
+        return y * (gy - reduce_sum(gy * y, self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along an axis.   dL/dx = g - softmax(x) * sum(g)."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        return gy - exp(self.output()) * reduce_sum(gy, self.axis, keepdims=True)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def softplus(x):
+    return Softplus.apply(x)
+
+
+def log_sigmoid(x):
+    return LogSigmoid.apply(x)
+
+
+def _check_axis(name, x, axis):
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{name}: axis {axis} out of range for shape {x.shape}")
+    return axis % x.ndim
+
+
+def softmax(x, axis=-1):
+    return Softmax.apply(x, axis=_check_axis("softmax", x, axis))
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, axis))
+
+
+__all__ = [
+    "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "log_sigmoid", "softmax", "log_softmax",
+]

@@ -1,0 +1,329 @@
+"""Elementwise arithmetic: + - * / negation, powers, exp/log family, abs, maximum/minimum,
+where, clip, and the two conversions (dtype, backend).
+
+Binary ops broadcast like NumPy. Their backward therefore ends with ``sum_to``: a
+gradient that flowed into a broadcast copy is summed back to the input's own shape.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .shape import sum_to
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """A Tensor for x; Python numbers take the dtype and backend of ``like`` (no float32 -> 64 upcast)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, numbers.Number):
+        xp = backend.array_module(like.data)
+        return Tensor(xp.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
+
+
+def _pair(a, b):
+    a = a if isinstance(a, Tensor) else as_tensor(a, b if isinstance(b, Tensor) else None)
+    b = b if isinstance(b, Tensor) else as_tensor(b, a)
+    return a, b
+
+
+class Add(Function):
+    """y = a + b.   dL/da = sum_to(g), dL/db = sum_to(g)."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
+
+class Sub(Function):
+    """y = a - b.   dL/da = sum_to(g), dL/db = -sum_to(g)."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(-gy, b.shape)
+
+
+class Mul(Function):
+    """y = a * b.   dL/da = sum_to(g * b), dL/db = sum_to(g * a)."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b, a.shape) if self.needs_grad[0] else None
+        gb = sum_to(gy * a, b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """y = a / b.   dL/da = sum_to(g / b), dL/db = sum_to(-g * a / b^2)."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy / b, a.shape) if self.needs_grad[0] else None
+        gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x.   dL/dx = -g."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class PowScalar(Function):
+    """y = x^c for a constant c.   dL/dx = g * c * x^(c-1)."""
+
+    def forward(self, x):
+        return x ** self.c
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        if self.c == 2:
+            return gy * x * 2.0
+        return gy * self.c * x ** (self.c - 1)
+
+
+class Pow(Function):
+    """y = a^b, both tensors (a > 0 where b is differentiated).
+    dL/da = sum_to(g * b * a^(b-1)),  dL/db = sum_to(g * y * log a)."""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b * a ** (b - 1.0), a.shape) if self.needs_grad[0] else None
+        gb = sum_to(gy * self.output() * log(a), b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Exp(Function):
+    """y = e^x.   dL/dx = g * y."""
+
+    def forward(self, x):
+        return backend.array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.output()
+
+
+class Log(Function):
+    """y = log x.   dL/dx = g / x."""
+
+    def forward(self, x):
+        return backend.array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Log1p(Function):
+    """y = log(1 + x), accurate for small x.   dL/dx = g / (1 + x)."""
+
+    def forward(self, x):
+        return backend.array_module(x).log1p(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] + 1.0)
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dL/dx = g / (2 y)."""
+
+    def forward(self, x):
+        return backend.array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        return gy / (self.output() * 2.0)
+
+
+class Abs(Function):
+    """y = |x|.   dL/dx = g * sign(x) (0 at the kink x = 0)."""
+
+    def forward(self, x):
+        return backend.array_module(x).abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * Tensor(backend.array_module(x).sign(x))
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise.   dL/da = sum_to(g * [a >= b]), dL/db = sum_to(g * [a < b])."""
+
+    def forward(self, a, b):
+        return backend.array_module(a, b).maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        pick_a = Tensor((a.data >= b.data).astype(gy.dtype))
+        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise.   dL/da = sum_to(g * [a <= b]), dL/db = sum_to(g * [a > b])."""
+
+    def forward(self, a, b):
+        return backend.array_module(a, b).minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        pick_a = Tensor((a.data <= b.data).astype(gy.dtype))
+        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+
+
+class Where(Function):
+    """y = cond ? a : b (cond is data, not differentiated).
+    dL/da = sum_to(cond ? g : 0), dL/db = sum_to(cond ? 0 : g)."""
+
+    def forward(self, a, b):
+        return backend.array_module(a, b).where(self.cond, a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        zero = Tensor(backend.array_module(gy.data).zeros((), gy.dtype))
+        ga = sum_to(where(self.cond, gy, zero), a.shape) if self.needs_grad[0] else None
+        gb = sum_to(where(self.cond, zero, gy), b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]."""
+
+    def forward(self, x):
+        return backend.array_module(x).clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        inside = x == x  # all True, then narrowed by the bounds that are set
+        if self.lo is not None:
+            inside = inside & (x >= self.lo)
+        if self.hi is not None:
+            inside = inside & (x <= self.hi)
+        return gy * Tensor(inside.astype(gy.dtype))
+
+
+class Cast(Function):
+    """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return astype(gy, self.inputs[0].dtype)
+
+
+class ToBackend(Function):
+    """y = x copied to another backend (numpy <-> cupy).   dL/dx = g copied back."""
+
+    def forward(self, x):
+        return backend.to_backend(x, self.target)
+
+    def backward(self, gy):
+        return to(gy, self.inputs[0].backend)
+
+
+# -- the user's face of this family -------------------------------------------------------
+
+def add(a, b):
+    return Add.apply(*_pair(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*_pair(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*_pair(a, b))
+
+
+def div(a, b):
+    return Div.apply(*_pair(a, b))
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def pow(a, b):  # noqa: A001 - the op is called pow, as in PyTorch
+    if isinstance(b, numbers.Number):
+        return PowScalar.apply(a, c=b)
+    return Pow.apply(*_pair(a, b))
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def log1p(x):
+    return Log1p.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def abs(x):  # noqa: A001
+    return Abs.apply(x)
+
+
+def maximum(a, b):
+    return Maximum.apply(*_pair(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*_pair(a, b))
+
+
+def where(cond, a, b):
+    """Elementwise choice: a where cond holds, else b (cond: bool array or Tensor)."""
+    a, b = _pair(a, b)
+    cond = cond.data if isinstance(cond, Tensor) else cond
+    xp = backend.array_module(a.data, b.data)
+    cond = xp.asarray(cond, dtype=bool)
+    return Where.apply(a, b, cond=cond)
+
+
+def clip(x, lo=None, hi=None):
+    if lo is None and hi is None:
+        raise ValueError("clip: give at least one of lo and hi")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
+    return Clip.apply(x, lo=lo, hi=hi)
+
+
+def astype(x, dtype):
+    x = as_tensor(x)
+    if x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype=dtype)
+
+
+def to(x, target: str):
+    """Copy to backend ``target`` ('numpy' or 'cupy'); differentiable."""
+    backend.module_for(target)
+    x = as_tensor(x)
+    if x.backend == target:
+        return x
+    return ToBackend.apply(x, target=target)

@@ -1,0 +1,250 @@
+"""Ops that move elements without changing their values: reshape, transpose,
+broadcast_to / sum_to, indexing, concatenate, stack and pad.
+
+Each one's derivative is another member of this family: the adjoint of a reshape
+is a reshape back, of a broadcast is a sum, of a gather is a scatter-add.
+"""
+from __future__ import annotations
+
+import numpy
+
+from .. import backend
+from ..autograd import Function, Tensor
+
+
+def sum_to_array(xp_array, shape):
+    """Sum an array down to ``shape`` (the reverse of NumPy broadcasting), on raw arrays."""
+    if xp_array.shape == shape:
+        return xp_array
+    lead = xp_array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and xp_array.shape[i + lead] != 1
+    )
+    y = xp_array.sum(axis=axes, keepdims=True)
+    if lead:
+        y = y.reshape(y.shape[lead:])
+    return y
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape.   dL/dx = reshape(dL/dy, x.shape)."""
+
+    def forward(self, x):
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+class Transpose(Function):
+    """y = x with axes permuted by p.   dL/dx = transpose(dL/dy, p^-1)."""
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = tuple(numpy.argsort(self.axes))
+        return transpose(gy, inverse)
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast axes.   dL/dx = sum_to(dL/dy, x.shape)."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        return xp.broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+class SumTo(Function):
+    """y = x summed over the axes that broadcasting would add.   dL/dx = broadcast_to(dL/dy, x.shape)."""
+
+    def forward(self, x):
+        return sum_to_array(x, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(not (isinstance(i, (int, slice)) or i is None or i is Ellipsis) for i in items)
+
+
+def _normalise_index(index):
+    """Tensors inside an index become raw arrays; lists become arrays."""
+    if isinstance(index, tuple):
+        return tuple(_normalise_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return numpy.asarray(index)
+    return index
+
+
+class GetItem(Function):
+    """y = x[index] (basic slicing or integer/boolean arrays).
+
+    dL/dx = scatter-add of dL/dy into zeros shaped like x: repeated indices add up.
+    """
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        return GetItemGrad.apply(gy, index=self.index, in_shape=self.inputs[0].shape)
+
+
+class GetItemGrad(Function):
+    """The scatter-add that is GetItem's adjoint.   Its own derivative is the gather g[index]."""
+
+    def forward(self, gy):
+        xp = backend.array_module(gy)
+        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
+        index = self.index
+        if _is_advanced(index):
+            if backend.array_module(gy) is not numpy:
+                index = tuple(xp.asarray(i) if isinstance(i, numpy.ndarray) else i for i in index) \
+                    if isinstance(index, tuple) else (xp.asarray(index) if isinstance(index, numpy.ndarray) else index)
+            backend.scatter_add(xp, gx, index, gy)
+        else:  # basic indexing selects each element at most once: plain assignment suffices
+            gx[index] = gy
+        return gx
+
+    def backward(self, ggx):
+        return getitem(ggx, self.index)
+
+
+class Concatenate(Function):
+    """y = [x_1, ..., x_n] joined along an axis.   dL/dx_i = the slice of dL/dy that x_i filled."""
+
+    def forward(self, *xs):
+        xp = backend.array_module(*xs)
+        return xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        axis = self.axis % gy.ndim
+        for x in self.inputs:
+            stop = start + x.shape[axis]
+            index = (slice(None),) * axis + (slice(start, stop),)
+            grads.append(getitem(gy, index))
+            start = stop
+        return tuple(grads)
+
+
+class Stack(Function):
+    """y = [x_1, ..., x_n] stacked on a new axis.   dL/dx_i = dL/dy taken at position i of that axis."""
+
+    def forward(self, *xs):
+        xp = backend.array_module(*xs)
+        return xp.stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        axis = self.axis % gy.ndim
+        return tuple(getitem(gy, (slice(None),) * axis + (i,)) for i in range(len(self.inputs)))
+
+
+class Pad(Function):
+    """y = x surrounded by a constant border.   dL/dx = dL/dy with the border cut off."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        return xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        index = tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.pad_width))
+        return getitem(gy, index)
+
+
+# -- the user's face of this family -------------------------------------------------------
+
+def reshape(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if shape == x.shape:
+        return x
+    shape = tuple(int(n) for n in shape)
+    known = int(numpy.prod([n for n in shape if n != -1]))
+    if shape.count(-1) == 1 and known > 0 and x.size % known == 0:
+        resolved = tuple(x.size // known if n == -1 else n for n in shape)
+    else:
+        resolved = shape
+    if shape.count(-1) > 1 or any(n < -1 for n in resolved) or int(numpy.prod(resolved)) != x.size:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+    return Reshape.apply(x, shape=tuple(resolved))
+
+
+def transpose(x, *axes):
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes:
+        axes = tuple(reversed(range(x.ndim)))
+    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    return Transpose.apply(x, axes=tuple(a % x.ndim for a in axes))
+
+
+permute = transpose
+
+
+def broadcast_to(x, shape):
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        numpy.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+def getitem(x, index):
+    index = _normalise_index(index)
+    return GetItem.apply(x, index=index)
+
+
+def concatenate(tensors, axis=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    ref = tensors[0]
+    for t in tensors[1:]:
+        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != axis % ref.ndim):
+            raise ValueError(
+                f"concatenate: shapes {[tuple(u.shape) for u in tensors]} differ outside axis {axis}"
+            )
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors or any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: needs tensors of one shape, got {[tuple(t.shape) for t in tensors]}")
+    return Stack.apply(*tensors, axis=axis)
+
+
+def pad(x, pad_width, value=0.0):
+    """Constant padding; ``pad_width`` as in numpy.pad: ((before, after), ...) per axis, or an int."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),) * x.ndim
+    pad_width = tuple((int(a), int(b)) for a, b in pad_width)
+    if len(pad_width) != x.ndim or any(a < 0 or b < 0 for a, b in pad_width):
+        raise ValueError(f"pad: pad_width {pad_width} must give (before, after) >= 0 for each of the {x.ndim} axes")
+    return Pad.apply(x, pad_width=pad_width, value=value)
