@@ -4,3 +4,4 @@ from .ops import (  # noqa: F401 - re-exported
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pad, permute, pow, relu,
     reshape, sigmoid, softmax, softplus, sqrt, stack, sub, sum, tanh, transpose, var, where,
 )
+from .ops.normalization import batch_norm; from .ops.layers import dropout, maxout; from .ops.losses import binary_cross_entropy_with_logits, mse_loss  # noqa: E702,F401,I001

@@ -1,0 +1,72 @@
+"""Two layers of the original GAN paper's MNIST discriminator: dropout and maxout.
+
+Both are compositions of existing ops, so their gradients (and second derivatives)
+follow from those ops; the docstrings state what the composition amounts to.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Tensor
+from ..random import Generator
+from .arithmetic import as_tensor
+from .reductions import max as reduce_max
+from .shape import reshape
+
+
+def dropout(x, p=0.5, training=True, generator=None):
+    """Inverted dropout: zero each element with probability p, scale survivors by 1/(1 - p).
+
+        y = x * mask / (1 - p),   mask_i ~ Bernoulli(1 - p) independently,
+        dL/dx = g * mask / (1 - p)   (the mask is a constant: it is not differentiated).
+
+    p is the *drop* probability, as in PyTorch. The GAN paper (and Hinton et al.) quote a
+    *keep* probability instead: "dropout with keep probability 0.8" is p = 0.2 here.
+    Scaling at training time keeps E[y] = x, so evaluation (training=False) is the
+    identity and needs no rescaling.
+
+    generator: the minigan.Generator that draws the mask; pass the experiment's one for
+    reproducible runs. None draws a fresh Generator seeded from OS entropy (not reproducible).
+    """
+    x = as_tensor(x)
+    if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p is a drop probability in [0, 1], got {p!r}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:  # everything dropped; 1/(1 - p) would be inf and 0 * inf = nan
+        return x * 0.0
+    if generator is None:
+        generator = Generator()
+    if not isinstance(generator, Generator):
+        raise TypeError(f"dropout: generator must be a minigan.Generator, got {type(generator).__name__}")
+    keep = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
+    return x * Tensor(keep * x.dtype.type(1.0 / (1.0 - p)))
+
+
+def maxout(x, pieces):
+    """Maxout (Goodfellow et al. 2013): each unit outputs the largest of its `pieces` inputs.
+
+    Layout: x has shape (N, units * pieces, *rest) and the features of unit j are the
+    consecutive block j*pieces ... j*pieces + pieces - 1, i.e. x is viewed as
+    (N, units, pieces, *rest) and reduced over the pieces axis -- the same as PyTorch's
+    ``x.view(N, units, pieces).max(-1)``. *rest is empty for dense layers, (H, W) for
+    convolutional maxout.
+
+        y[n, j] = max_k x[n, j*pieces + k],
+        dL/dx[n, j*pieces + k] = g[n, j] if piece k is the maximum, else 0
+        (ties share g equally, as in max's backward).
+    """
+    x = as_tensor(x)
+    if not isinstance(pieces, numbers.Integral) or pieces < 1:
+        raise ValueError(f"maxout: pieces must be a positive integer, got {pieces!r}")
+    if x.ndim < 2 or x.shape[1] % pieces:
+        raise ValueError(
+            f"maxout: expected x of shape (N, units * pieces, ...) with pieces={pieces}, got shape {x.shape} "
+            f"({x.shape[1] if x.ndim >= 2 else 'no'} features is not a multiple of {pieces})"
+        )
+    units = x.shape[1] // pieces
+    grouped = reshape(x, (x.shape[0], units, pieces) + tuple(x.shape[2:]))
+    return reduce_max(grouped, axis=2)
+
+
+__all__ = ["dropout", "maxout"]
