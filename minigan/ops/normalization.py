@@ -57,10 +57,10 @@ class BatchNormTrain(Function):
     def forward(self, x, gamma, beta):
         shape = _channel_shape(x.ndim, x.shape[1])
         mu = x.mean(axis=self.axes, keepdims=True)
-        xc = x - mu
-        var = (xc * xc).mean(axis=self.axes, keepdims=True)
+        xhat = x - mu  # centred now, normalised in place below (fresh arrays, so in place is safe)
+        var = (xhat * xhat).mean(axis=self.axes, keepdims=True)
         inv_std = 1.0 / backend.array_module(x).sqrt(var + self.eps)
-        xhat = xc * inv_std
+        xhat *= inv_std
         self.xhat, self.inv_std = xhat, inv_std
         if self.running_mean is not None:
             m, r = self.count, self.momentum
@@ -68,7 +68,9 @@ class BatchNormTrain(Function):
             self.running_mean += r * mu.reshape(-1)
             self.running_var *= 1.0 - r
             self.running_var += (r * m / (m - 1)) * var.reshape(-1)
-        return xhat * gamma.reshape(shape) + beta.reshape(shape)
+        y = xhat * gamma.reshape(shape)
+        y += beta.reshape(shape)
+        return y
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
@@ -80,8 +82,12 @@ class BatchNormTrain(Function):
             sum_g = g.sum(axis=axes, keepdims=True)
             sum_gx = (g * xhat).sum(axis=axes, keepdims=True)
             gx = None
-            if self.needs_grad[0]:
-                gx = Tensor((gamma.data.reshape(shape) * self.inv_std / m) * (m * g - sum_g - xhat * sum_gx))
+            if self.needs_grad[0]:  # (gamma / (m sigma)) (m g - sum g - xhat sum g xhat), in place
+                gx = xhat * (-sum_gx / m)
+                gx += g
+                gx -= sum_g / m
+                gx *= gamma.data.reshape(shape) * self.inv_std
+                gx = Tensor(gx)
             return gx, Tensor(sum_gx.reshape(C)), Tensor(sum_g.reshape(C))
         # Recorded: the same formula, with xhat and sigma as functions of x.
         xc = x - mean(x, axes, keepdims=True)
