@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy
 
+from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
-from .. import backend
 from . import init
 from .module import Module, check_dtype, new_parameter
 

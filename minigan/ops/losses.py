@@ -44,7 +44,7 @@ class BCEWithLogits(Function):
         return ga, gt
 
 
-def _reduce(name, loss, reduction):
+def _reduce(loss, reduction):
     if reduction == "mean":
         return mean(loss)
     if reduction == "sum":
@@ -89,7 +89,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean", weight=Non
     loss = BCEWithLogits.apply(a, t)
     if weight is not None:
         loss = loss * as_tensor(weight, a)
-    return _reduce("binary_cross_entropy_with_logits", loss, reduction)
+    return _reduce(loss, reduction)
 
 
 def mse_loss(input, target, reduction="mean"):  # noqa: A002
@@ -103,7 +103,7 @@ def mse_loss(input, target, reduction="mean"):  # noqa: A002
     a = as_tensor(input)
     b = _target("mse_loss", target, a)
     d = a - b
-    return _reduce("mse_loss", d * d, reduction)
+    return _reduce(d * d, reduction)
 
 
 __all__ = ["binary_cross_entropy_with_logits", "mse_loss"]
