@@ -408,3 +408,43 @@ def test_init_errors_and_fill():
         init.calculate_gain("swish")
     t32 = init.normal_(_param((4,), numpy.float32), generator=Generator(0))
     assert t32.dtype == numpy.float32
+
+
+# -- convolution layers (arithmetic in minigan/ops/conv.py, tested there) ----------------------
+
+needs_conv = pytest.mark.skipif(not hasattr(F, "conv2d"), reason="minigan/ops/conv.py (F.conv2d) is not there yet")
+
+
+@needs_conv
+def test_conv_layers_shapes_init_and_repr():
+    g = Generator(0)
+    conv = nn.Conv2d(3, 8, 4, stride=2, padding=1, generator=g)
+    deconv = nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1, generator=g)
+    assert conv.weight.shape == (8, 3, 4, 4) and conv.bias.shape == (8,)
+    assert deconv.weight.shape == (8, 3, 4, 4) and deconv.bias.shape == (3,)  # (in, out, kh, kw)
+    x = g.normal((2, 3, 16, 12))
+    h = conv(x)
+    assert h.shape == (2, 8, 8, 6)  # (16 + 2 - 4) // 2 + 1 = 8
+    assert deconv(h).shape == (2, 3, 16, 12)  # (8 - 1) 2 - 2 + 4 = 16
+    assert nn.ConvTranspose2d(8, 3, 3, 2, 1, output_padding=1, generator=g)(h).shape == (2, 3, 16, 12)
+    assert numpy.abs(conv.weight.data).max() <= 1 / math.sqrt(3 * 16)  # fan_in = in * kh * kw
+    assert numpy.abs(deconv.bias.data).max() <= 1 / math.sqrt(3 * 16)  # PyTorch reads dim 1 as fan_in
+    assert repr(conv) == "Conv2d(3, 8, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))"
+    assert repr(nn.ConvTranspose2d(8, 3, 3, 2, 1, 1, bias=False)) == (
+        "ConvTranspose2d(8, 3, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1), bias=False)")
+    with pytest.raises(ValueError, match=r"expected input \(N, 3, H, W\), got shape \(2, 4, 5, 5\)"):
+        conv(g.normal((2, 4, 5, 5)))
+    with pytest.raises(ValueError, match="output_padding"):
+        nn.ConvTranspose2d(8, 3, 3, stride=1, output_padding=1)
+
+
+@needs_conv
+def test_conv_layers_gradcheck():
+    """Gradients flow through the layers to x (the ops' own weight gradients are tested with the ops)."""
+    g = Generator(1)
+    conv = nn.Conv2d(2, 3, 3, stride=2, padding=1, generator=g, dtype=numpy.float64)
+    deconv = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1, generator=g, dtype=numpy.float64)
+    x = Tensor(g.normal((2, 2, 5, 4), dtype=numpy.float64).data, requires_grad=True)
+    minigan.gradcheck(lambda x: deconv(F.leaky_relu(conv(x), 0.2)), [x])
+    deconv(F.leaky_relu(conv(x), 0.2)).sum().backward()
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in list(conv.parameters()) + list(deconv.parameters()))

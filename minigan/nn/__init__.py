@@ -6,7 +6,7 @@ created on the default backend (minigan.use_backend) and moved with ``module.to(
 """
 from . import init  # noqa: F401
 from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh  # noqa: F401
-# from .conv import Conv2d, ConvTranspose2d  # TEMP until minigan/ops/conv.py lands
+from .conv import Conv2d, ConvTranspose2d  # noqa: F401
 from .dropout import Dropout  # noqa: F401
 from .linear import Linear  # noqa: F401
 from .maxout import Maxout  # noqa: F401

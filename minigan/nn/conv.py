@@ -1,10 +1,11 @@
 """Conv2d and ConvTranspose2d: DCGAN's discriminator downsamples with the first, its
-generator upsamples with the second. The arithmetic lives in minigan/ops/conv.py."""
+generator upsamples with the second. The arithmetic lives in minigan/ops/conv.py and is
+reached through minigan.functional (F.conv2d, F.conv_transpose2d), looked up when a layer runs."""
 from __future__ import annotations
 
 import numpy
 
-from ..ops.conv import conv2d, conv_transpose2d
+from .. import functional as F
 from . import init
 from .module import Module, check_dtype, new_parameter
 
@@ -74,7 +75,7 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -99,4 +100,4 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
