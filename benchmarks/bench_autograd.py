@@ -1,0 +1,137 @@
+"""Autograd overhead and a small MLP: minigan against PyTorch CPU on the same work.
+
+Two cases, measured with the interleaved paired-ratio method of benchmarks/harness.py:
+
+(a) per-op overhead: y = a * b + a on 2x2 float32 tensors, then y.backward(ones).
+    The arrays are tiny, so this times the engine itself (building Functions and
+    Tensors, the topological order, gradient delivery), not NumPy arithmetic.
+    Target: minigan <= 0.5x PyTorch.
+(b) a 2-128-128-1 tanh MLP, forward and backward on a batch of 256 (float32).
+    Target: minigan <= 1.0x PyTorch.
+
+Both sides start from the same weights and data, and we check that they compute the
+same outputs and gradients (float32 tolerance) before timing anything.
+
+Run: python3 benchmarks/bench_autograd.py [--pairs N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import harness  # noqa: E402
+
+import minigan as mg  # noqa: E402
+import minigan.functional as F  # noqa: E402
+
+RTOL, ATOL = 1e-4, 1e-5  # float32: ~1e-7 per rounding, a few hundred terms per sum
+
+
+def per_op_case(torch):
+    """(a) y = a * b + a; y.backward(ones) on 2x2 float32, fresh gradients each step."""
+    rng = numpy.random.default_rng(0)
+    a0, b0 = rng.standard_normal((2, 2), dtype=numpy.float32), rng.standard_normal((2, 2), dtype=numpy.float32)
+    a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
+    ones = mg.ones((2, 2))
+
+    def step_mg():
+        a.grad = b.grad = None
+        y = a * b + a
+        y.backward(ones)
+
+    step_mg()
+    numpy.testing.assert_allclose(a.grad.numpy(), b0 + 1, rtol=RTOL, atol=ATOL)
+    numpy.testing.assert_allclose(b.grad.numpy(), a0, rtol=RTOL, atol=ATOL)
+    if torch is None:
+        return step_mg, None
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    tones = torch.ones(2, 2)
+
+    def step_torch():
+        ta.grad = tb.grad = None
+        y = ta * tb + ta
+        y.backward(tones)
+
+    step_torch()
+    numpy.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=RTOL, atol=ATOL)
+    numpy.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=RTOL, atol=ATOL)
+    return step_mg, step_torch
+
+
+def mlp_case(torch, batch=256, sizes=(2, 128, 128, 1)):
+    """(b) tanh MLP forward + backward; loss = mean(y^2)."""
+    rng = numpy.random.default_rng(1)
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / numpy.sqrt(n_in)
+        weights.append(rng.uniform(-bound, bound, (n_out, n_in)).astype(numpy.float32))
+        weights.append(rng.uniform(-bound, bound, (n_out,)).astype(numpy.float32))
+    x0 = rng.standard_normal((batch, sizes[0]), dtype=numpy.float32)
+    params = [mg.tensor(w, requires_grad=True) for w in weights]
+    x = mg.tensor(x0)
+
+    def forward_mg():
+        h = x
+        for i in range(0, len(params), 2):
+            h = F.linear(h, params[i], params[i + 1])
+            if i + 2 < len(params):
+                h = F.tanh(h)
+        return (h * h).mean()
+
+    def step_mg():
+        for p in params:
+            p.grad = None
+        loss = forward_mg()
+        loss.backward()
+        return loss
+
+    loss_mg = step_mg()
+    if torch is None:
+        return step_mg, None
+    tparams = [torch.tensor(w, requires_grad=True) for w in weights]
+    tx = torch.tensor(x0)
+
+    def step_torch():
+        for p in tparams:
+            p.grad = None
+        h = tx
+        for i in range(0, len(tparams), 2):
+            h = torch.nn.functional.linear(h, tparams[i], tparams[i + 1])
+            if i + 2 < len(tparams):
+                h = torch.tanh(h)
+        loss = (h * h).mean()
+        loss.backward()
+        return loss
+
+    loss_t = step_torch()
+    numpy.testing.assert_allclose(loss_mg.item(), loss_t.item(), rtol=RTOL, atol=ATOL)
+    for p, tp in zip(params, tparams):
+        numpy.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-3, atol=1e-6)
+    return step_mg, step_torch
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10, help="interleaved A/B block pairs per case")
+    args = parser.parse_args(argv)
+    torch = harness.torch_or_none()
+    print(f"BLAS threads: {harness.blas_threads()}; torch: {torch.__version__ if torch else 'absent'}\n")
+    print(harness.TABLE_HEADER)
+    cases = [
+        ("(a) per-op: y = a*b + a, backward, 2x2 f32", per_op_case, "<= 0.5x"),
+        ("(b) MLP 2-128-128-1 tanh, batch 256, fwd+bwd", mlp_case, "<= 1.0x"),
+    ]
+    for name, make, target in cases:
+        fn_mg, fn_torch = make(torch)
+        result = harness.compare(fn_mg, fn_torch, pairs=args.pairs)
+        print(harness.format_row(name, result, target), flush=True)
+
+
+if __name__ == "__main__":
+    main()
