@@ -24,6 +24,7 @@ and method onto Tensor in one visible place after ``minigan.ops`` is loaded.
 from __future__ import annotations
 
 import contextlib
+import operator
 import weakref
 
 import numpy
@@ -227,30 +228,44 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        fn = cls(**params)
-        xs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
-        arrays = [x.data for x in xs]
-        backend.check_same_backend(fn.name, arrays)
+        """Run the op on the inputs' arrays; record it in the graph if an input requires grad.
+
+        1. wrap any non-Tensor input (a constant array) as a Tensor;
+        2. check that the arrays share one backend, and run ``forward`` on them;
+        3. wrap each output array in a Tensor. When recording, the Function keeps its
+           input Tensors (backward needs them), which inputs need a gradient, and *weak*
+           references to its outputs: an output points to its creator, so a strong
+           reference back would make a cycle that only the garbage collector frees.
+        """
+        fn = _object_new(cls)
+        if params:
+            fn.__dict__ = params  # **params built a fresh dict: adopt it rather than copy it
+        arrays = []
+        for x in inputs:
+            if not isinstance(x, Tensor):  # rare: a raw array passed as an input
+                inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+                arrays = [x.data for x in inputs]
+                break
+            arrays.append(x.data)
+        if backend._cupy is not None:  # without cupy loaded, every array is a numpy array
+            backend.check_same_backend(fn.name, arrays)
         ys = fn.forward(*arrays)
-        single = not isinstance(ys, tuple)
-        if single:
-            ys = (ys,)
-        record = Config.grad_enabled and any(x.requires_grad for x in xs)
-        outputs = []
-        for i, y in enumerate(ys):
-            t = Tensor.__new__(Tensor)
-            t.data = y
-            t.grad = None
-            t.name = None
-            t.requires_grad = record
-            t.creator = fn if record else None
-            t._index = i
-            outputs.append(t)
-        if record:
-            fn.inputs = xs
-            fn.needs_grad = tuple(x.requires_grad for x in xs)
-            fn.outputs = [weakref.ref(t) for t in outputs]
-        return outputs[0] if single else tuple(outputs)
+        if Config.grad_enabled:
+            needs = tuple(map(_requires_grad, inputs))
+            record = True in needs
+        else:
+            record = False
+        if type(ys) is not tuple:  # the common case: one output
+            y = _new_tensor(ys, fn, 0, True) if record else _new_tensor(ys)
+            if record:
+                fn.inputs, fn.needs_grad, fn.outputs = inputs, needs, (weakref.ref(y),)
+            return y
+        if not record:
+            return tuple(map(_new_tensor, ys))
+        outputs = tuple(_new_tensor(a, fn, i, True) for i, a in enumerate(ys))
+        fn.inputs, fn.needs_grad = inputs, needs
+        fn.outputs = tuple(weakref.ref(t) for t in outputs)
+        return outputs
 
     def output(self, i=0) -> Tensor:
         """The i-th output Tensor (kept alive by whoever passed a gradient into it)."""
@@ -266,6 +281,22 @@ class Function:
         raise NotImplementedError(f"{self.name} is not differentiable")
 
 
+_requires_grad = operator.attrgetter("requires_grad")
+_object_new = object.__new__
+
+
+def _new_tensor(array, creator=None, index=0, requires_grad=False):
+    """A Tensor around an array an op just made (skips __init__'s conversions and checks)."""
+    t = _object_new(Tensor)
+    t.data = array
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.creator = creator
+    t._index = index
+    t.name = None
+    return t
+
+
 def _topological_order(roots):
     """Functions reachable from the roots, each after every Function that consumes its outputs.
 
@@ -278,9 +309,9 @@ def _topological_order(roots):
         if expanded:
             order.append(fn)
             continue
-        if id(fn) in visited:
+        if fn in visited:
             continue
-        visited.add(id(fn))
+        visited.add(fn)
         stack.append((fn, True))
         if fn.inputs is None:
             raise RuntimeError(
@@ -288,15 +319,47 @@ def _topological_order(roots):
                 "backward. Pass retain_graph=True to the first backward if you need a second."
             )
         for x in fn.inputs:
-            if x.creator is not None and id(x.creator) not in visited:
-                stack.append((x.creator, False))
+            creator = x.creator
+            if creator is not None and creator not in visited:
+                stack.append((creator, False))
     order.reverse()
     return order
 
 
-def _accumulate(table, key, g):
-    old = table.get(key)
-    table[key] = g if old is None else old + g
+def _add_grads(old, new):
+    """old + new, out of place: a new Tensor, so a gradient held elsewhere is never changed.
+
+    Recorded as an op only while the backward pass is itself recorded (create_graph);
+    otherwise the arrays are added directly.
+    """
+    if Config.grad_enabled:
+        return old + new
+    return _new_tensor(old.data + new.data)
+
+
+def _deliver(t, g, pending, leaves, captured):
+    """Hand the gradient g of tensor t to where it is collected.
+
+    pending: Function -> list of its outputs' gradients (t was made by an op);
+    leaves: id(leaf) -> [leaf, gradient] (t is a leaf, for ``Tensor.backward``);
+    captured: id(t) -> gradient for the tensors ``grad()`` was asked about (else None).
+    """
+    if captured is not None and id(t) in captured:
+        old = captured[id(t)]
+        captured[id(t)] = g if old is None else _add_grads(old, g)
+    fn = t.creator
+    if fn is not None:
+        slots = pending.get(fn)
+        if slots is None:
+            slots = pending[fn] = [None] * len(fn.outputs)
+        old = slots[t._index]
+        slots[t._index] = g if old is None else _add_grads(old, g)
+    elif captured is None:
+        entry = leaves.get(id(t))
+        if entry is None:
+            leaves[id(t)] = [t, g]
+        else:
+            entry[1] = _add_grads(entry[1], g)
 
 
 def _run_backward(roots, grads, retain_graph, create_graph, inputs):
@@ -306,65 +369,66 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
     gradients of the listed tensors are returned and no ``.grad`` is touched.
     """
     for r, g in zip(roots, grads):
-        if g.shape != r.shape:
+        if g.data.shape != r.data.shape:
             raise RuntimeError(f"backward: grad of shape {g.shape} given for an output of shape {r.shape}")
     order = _topological_order(roots)
-    table = {}  # (id(function), output index) -> gradient Tensor
-    leaf_grads = {}  # id(leaf) -> (leaf, gradient)
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    captured = {}
-
-    def deliver(t, g):
-        if wanted is not None and id(t) in wanted:
-            _accumulate(captured, id(t), g)
-        if t.creator is not None:
-            _accumulate(table, (id(t.creator), t._index), g)
-        elif inputs is None:
-            prev = leaf_grads.get(id(t))
-            leaf_grads[id(t)] = (t, g if prev is None else prev[1] + g)
+    pending = {}  # Function -> [gradient of output 0, gradient of output 1, ...]
+    leaves = {}  # id(leaf) -> [leaf, gradient]
+    captured = None if inputs is None else {id(t): None for t in inputs}
 
     previous = Config.grad_enabled
-    Config.grad_enabled = create_graph
+    Config.grad_enabled = create_graph  # the backward pass is recorded only for create_graph
     try:
         for r, g in zip(roots, grads):
-            deliver(r, g)
+            _deliver(r, g, pending, leaves, captured)
         for fn in order:
-            gys = [table.pop((id(fn), i), None) for i in range(len(fn.outputs))]
-            if all(g is None for g in gys):
+            gys = pending.pop(fn, None)
+            if gys is None:  # no gradient reached this Function (it feeds only unused outputs)
                 continue
-            for i, g in enumerate(gys):
-                if g is None:  # an output nobody used: its gradient is zero
-                    out = fn.outputs[i]()
-                    xp = backend.array_module(fn.inputs[0].data)
-                    shape, dtype = (out.shape, out.dtype) if out is not None else (None, None)
-                    if shape is None:
-                        raise RuntimeError(f"{fn.name}: unused output {i} is gone; cannot build its zero gradient")
-                    gys[i] = Tensor(xp.zeros(shape, dtype))
+            if len(gys) > 1 and any(g is None for g in gys):  # an output nobody used: zero gradient
+                gys = _fill_zero_grads(fn, gys)
             gxs = fn.backward(*gys)
-            if not isinstance(gxs, tuple):
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
             if len(gxs) != len(fn.inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(gxs)} gradients for {len(fn.inputs)} inputs")
             for x, gx, needed in zip(fn.inputs, gxs, fn.needs_grad):
                 if not needed or gx is None:
                     continue
-                if gx.shape != x.shape:
+                if gx.data.shape != x.data.shape:
                     raise RuntimeError(
                         f"{fn.name}.backward: gradient of shape {gx.shape} for an input of shape "
                         f"{x.shape}; a broadcast was not reduced back (sum_to)"
                     )
-                deliver(x, gx)
+                dtype = x.data.dtype
+                if gx.data.dtype is not dtype and gx.data.dtype != dtype:  # mixed dtypes promoted forward
+                    gx = gx.astype(dtype)  # a gradient has its input's dtype
+                _deliver(x, gx, pending, leaves, captured)
+        if inputs is None:  # 3. add to each leaf's .grad, out of place
+            for leaf, g in leaves.values():
+                if leaf.requires_grad:
+                    leaf.grad = g if leaf.grad is None else _add_grads(leaf.grad, g)
     finally:
         Config.grad_enabled = previous
     if not retain_graph:
         for fn in order:  # free saved inputs only after the whole pass has used them
             fn.inputs = None
     if inputs is None:
-        for leaf, g in leaf_grads.values():
-            if leaf.requires_grad:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
         return None
-    return [captured.get(id(t)) for t in inputs]
+    return [captured[id(t)] for t in inputs]
+
+
+def _fill_zero_grads(fn, gys):
+    """Zero gradients for the outputs of ``fn`` that received none."""
+    xp = backend.array_module(fn.inputs[0].data)
+    gys = list(gys)
+    for i, g in enumerate(gys):
+        if g is None:
+            out = fn.outputs[i]()
+            if out is None:
+                raise RuntimeError(f"{fn.name}: unused output {i} is gone; cannot build its zero gradient")
+            gys[i] = _new_tensor(xp.zeros(out.shape, out.dtype))
+    return gys
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -77,6 +77,57 @@ class Div(Function):
         return ga, gb
 
 
+class AddScalar(Function):
+    """y = x + c for a Python number c.   dL/dx = g."""
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+
+class RSubScalar(Function):
+    """y = c - x for a Python number c.   dL/dx = -g."""
+
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, gy):
+        return -gy
+
+
+class MulScalar(Function):
+    """y = c x for a Python number c.   dL/dx = c g."""
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return gy * self.c
+
+
+class DivScalar(Function):
+    """y = x / c for a Python number c.   dL/dx = g / c."""
+
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, gy):
+        return gy / self.c
+
+
+class RDivScalar(Function):
+    """y = c / x for a Python number c.   dL/dx = -g c / x^2."""
+
+    def forward(self, x):
+        return self.c / x
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * (-self.c) / (x * x)
+
+
 class Neg(Function):
     """y = -x.   dL/dx = -g."""
 
@@ -242,19 +293,40 @@ class ToBackend(Function):
 
 # -- the user's face of this family -------------------------------------------------------
 
+# A Python number meets a Tensor through the scalar ops above: no constant Tensor is built,
+# and NumPy keeps the Tensor's dtype (a float32 tensor times 0.5 stays float32).
+_SCALARS = (int, float)
+
+
 def add(a, b):
+    if type(b) in _SCALARS:
+        return AddScalar.apply(a, c=b)
+    if type(a) in _SCALARS:
+        return AddScalar.apply(b, c=a)
     return Add.apply(*_pair(a, b))
 
 
 def sub(a, b):
+    if type(b) in _SCALARS:
+        return AddScalar.apply(a, c=-b)  # a + (-c) is exactly a - c in IEEE arithmetic
+    if type(a) in _SCALARS:
+        return RSubScalar.apply(b, c=a)
     return Sub.apply(*_pair(a, b))
 
 
 def mul(a, b):
+    if type(b) in _SCALARS:
+        return MulScalar.apply(a, c=b)
+    if type(a) in _SCALARS:
+        return MulScalar.apply(b, c=a)
     return Mul.apply(*_pair(a, b))
 
 
 def div(a, b):
+    if type(b) in _SCALARS:
+        return DivScalar.apply(a, c=b)
+    if type(a) in _SCALARS:
+        return RDivScalar.apply(b, c=a)
     return Div.apply(*_pair(a, b))
 
 

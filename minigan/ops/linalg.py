@@ -45,9 +45,10 @@ class Linear(Function):
         gx = matmul(gy, W) if self.needs_grad[0] else None
         gW = gb = None
         if self.needs_grad[1] or (len(self.inputs) > 2 and self.needs_grad[2]):
-            g2 = reshape(gy, (-1, gy.shape[-1]))  # fold any leading batch axes into one
+            # fold any leading batch axes into one (nothing to fold for the usual 2-D batch)
+            g2 = gy if gy.ndim == 2 else reshape(gy, (-1, gy.shape[-1]))
             if self.needs_grad[1]:
-                gW = matmul(_mT(g2), reshape(x, (-1, x.shape[-1])))
+                gW = matmul(_mT(g2), x if x.ndim == 2 else reshape(x, (-1, x.shape[-1])))
             if len(self.inputs) > 2 and self.needs_grad[2]:
                 gb = reduce_sum(g2, axis=0)
         return (gx, gW) if len(self.inputs) == 2 else (gx, gW, gb)

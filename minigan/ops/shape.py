@@ -6,6 +6,8 @@ is a reshape back, of a broadcast is a sum, of a gather is a scatter-add.
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from .. import backend
@@ -162,20 +164,24 @@ class Pad(Function):
 # -- the user's face of this family -------------------------------------------------------
 
 def reshape(x, *shape):
+    """x with a new shape of the same size; one entry may be -1 ("whatever is left")."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     x = x if isinstance(x, Tensor) else Tensor(x)
-    if shape == x.shape:
+    if shape == x.data.shape:
         return x
     shape = tuple(int(n) for n in shape)
-    known = int(numpy.prod([n for n in shape if n != -1]))
-    if shape.count(-1) == 1 and known > 0 and x.size % known == 0:
-        resolved = tuple(x.size // known if n == -1 else n for n in shape)
-    else:
-        resolved = shape
-    if shape.count(-1) > 1 or any(n < -1 for n in resolved) or int(numpy.prod(resolved)) != x.size:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
-    return Reshape.apply(x, shape=tuple(resolved))
+    size = x.data.size
+    resolved = shape
+    if shape.count(-1) == 1:
+        known = math.prod(n for n in shape if n != -1)
+        if known > 0 and size % known == 0:
+            resolved = tuple(size // known if n == -1 else n for n in shape)
+    if any(n < 0 for n in resolved) or math.prod(resolved) != size:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({size} elements) into {shape}")
+    if resolved == x.data.shape:
+        return x
+    return Reshape.apply(x, shape=resolved)
 
 
 def transpose(x, *axes):
@@ -205,8 +211,11 @@ def broadcast_to(x, shape):
 
 
 def sum_to(x, shape):
+    """x summed down to ``shape``; x itself when nothing was broadcast (the common case)."""
+    if x.data.shape == shape:
+        return x
     shape = tuple(shape)
-    if x.shape == shape:
+    if x.data.shape == shape:
         return x
     return SumTo.apply(x, shape=shape)
 
