@@ -151,9 +151,9 @@ def check_same_backend(op_name: str, arrays) -> None:
     """Raise a BackendError naming the op when NumPy and CuPy arrays meet in one op."""
     if _cupy is None:  # no cupy array can exist yet
         return
-    kinds = {("cupy" if isinstance(a, _cupy.ndarray) else "numpy") for a in arrays}
-    if len(kinds) > 1:
-        shapes = ", ".join(f"{backend_of(a)}{tuple(a.shape)}" for a in arrays)
+    kinds = ["cupy" if isinstance(a, _cupy.ndarray) else "numpy" for a in arrays]
+    if len(set(kinds)) > 1:
+        shapes = ", ".join(f"{kind}{tuple(a.shape)}" for kind, a in zip(kinds, arrays))
         raise BackendError(
             f"{op_name}: inputs live on different backends ({shapes}); "
             "move them to one backend first with Tensor.to('numpy') or Tensor.to('cupy')"

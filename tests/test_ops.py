@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigan as mg
+import minigan.functional as F
 from op_registry import BY_NAME, REGISTRY, REQUIRED
 from strategies import layout_array, op_inputs
 
@@ -103,3 +104,45 @@ def test_float32_in_float32_out(spec, data):
     out.backward(mg.ones_like(out))
     for x in inputs:
         assert x.grad is not None and x.grad.dtype == numpy.float32 and x.grad.shape == x.shape
+
+
+def _t(*shape):
+    return mg.Tensor(numpy.zeros(shape))
+
+
+ERRORS = [
+    ("reshape", lambda: _t(2, 3).reshape(4, 2),
+     r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, 2\)"),
+    ("reshape two -1", lambda: _t(2, 3).reshape(-1, -1), r"reshape: cannot reshape .* into \(-1, -1\)"),
+    ("transpose", lambda: _t(2, 3).transpose(0, 0),
+     r"transpose: axes \(0, 0\) are not a permutation of the 2 axes of shape \(2, 3\)"),
+    ("broadcast_to", lambda: F.broadcast_to(_t(2, 3), (3, 3)),
+     r"broadcast_to: shape \(2, 3\) cannot be broadcast to \(3, 3\)"),
+    ("concatenate", lambda: F.concatenate([_t(2, 3), _t(2, 4)], axis=0),
+     r"concatenate: shapes \[\(2, 3\), \(2, 4\)\] differ outside axis 0"),
+    ("concatenate empty", lambda: F.concatenate([]), r"concatenate: needs at least one tensor"),
+    ("stack", lambda: F.stack([_t(2), _t(3)]), r"stack: needs tensors of one shape, got \[\(2,\), \(3,\)\]"),
+    ("pad", lambda: F.pad(_t(2, 3), ((1, 1),)),
+     r"pad: pad_width \(\(1, 1\),\) must give \(before, after\) >= 0 for each of the 2 axes"),
+    ("pad negative", lambda: F.pad(_t(2), ((-1, 0),)), r"pad: pad_width \(\(-1, 0\),\) must give"),
+    ("matmul inner", lambda: _t(2, 3) @ _t(4, 2), r"matmul: inner dimensions differ: \(2, 3\) @ \(4, 2\) \(3 != 4\)"),
+    ("matmul 0-d", lambda: F.matmul(_t(), _t(2)), r"matmul: operands must have at least 1 dim, got shapes \(\) and \(2,\)"),
+    ("linear", lambda: F.linear(_t(5, 3), _t(4, 2)),
+     r"linear: expected x \(\.\.\., in\), W \(out, in\), b \(out,\); got x \(5, 3\), W \(4, 2\), b None"),
+    ("linear bias", lambda: F.linear(_t(5, 2), _t(4, 2), _t(3)), r"linear: .* b \(3,\)"),
+    ("clip none", lambda: F.clip(_t(2)), r"clip: give at least one of lo and hi"),
+    ("clip order", lambda: F.clip(_t(2), 1.0, -1.0), r"clip: lo=1.0 is greater than hi=-1.0"),
+    ("sum axis", lambda: F.sum(_t(2, 3), axis=2), r"reduction: axis 2 is out of range for a tensor with 2 dims"),
+    ("max axis", lambda: F.max(_t(2, 3), axis=-3), r"reduction: axis -3 is out of range for a tensor with 2 dims"),
+    ("mean empty", lambda: F.mean(_t(0, 3), axis=0), r"mean: reducing a tensor of shape \(0, 3\) over axes \(0,\) with no elements"),
+    ("max empty", lambda: F.max(_t(0, 3), axis=0), r"max: cannot reduce an empty axis of a tensor of shape \(0, 3\)"),
+    ("var ddof", lambda: F.var(_t(1, 3), axis=0, ddof=1), r"var: 1 elements over axes \(0,\) with ddof=1"),
+    ("softmax axis", lambda: F.softmax(_t(2, 3), axis=2), r"softmax: axis 2 out of range for shape \(2, 3\)"),
+    ("log_softmax axis", lambda: F.log_softmax(_t(2), axis=1), r"log_softmax: axis 1 out of range for shape \(2,\)"),
+]
+
+
+@pytest.mark.parametrize("name, call, message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_error_messages_name_the_op_and_the_shapes(name, call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
