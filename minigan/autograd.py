@@ -237,9 +237,12 @@ class Function:
            references to its outputs: an output points to its creator, so a strong
            reference back would make a cycle that only the garbage collector frees.
         """
-        fn = _object_new(cls)
-        if params:
-            fn.__dict__ = params  # **params built a fresh dict: adopt it rather than copy it
+        if cls.__init__ is Function.__init__:
+            fn = _object_new(cls)
+            if params:
+                fn.__dict__ = params  # **params built a fresh dict: adopt it rather than copy it
+        else:  # a subclass with its own __init__ gets it called, as documented
+            fn = cls(**params)
         arrays = []
         for x in inputs:
             if not isinstance(x, Tensor):  # rare: a raw array passed as an input

@@ -340,3 +340,31 @@ def test_docs_examples_run():
     assert len(blocks) >= 6
     for i, code in enumerate(blocks):
         exec(compile(code, f"docs/01-autograd.md block {i}", "exec"), {"__name__": f"doc_block_{i}"})
+
+
+def test_apply_stores_params_and_calls_a_custom_init():
+    class Scale(Function):
+        def forward(self, x):
+            return x * self.factor
+
+        def backward(self, gy):
+            return gy * self.factor
+
+    class Offset(Function):
+        def __init__(self, shift):
+            self.shift = shift
+            self.initialised = True
+
+        def forward(self, x):
+            return x + self.shift
+
+        def backward(self, gy):
+            return gy
+
+    x = mg.tensor(numpy.array([1.0, 2.0]), requires_grad=True)
+    y = Scale.apply(x, factor=3.0)
+    assert y.creator.factor == 3.0
+    z = Offset.apply(y, shift=1.0)
+    assert z.creator.initialised and z.creator.shift == 1.0
+    z.sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
