@@ -25,7 +25,8 @@ CASES = {
     "adam-dcgan": (dict(lr=2e-4, betas=(0.5, 0.999)), dict(lr=2e-4, betas=(0.5, 0.999))),
     "adam-weight-decay": (dict(lr=1e-2, weight_decay=0.1, eps=1e-6), dict(lr=1e-2, weight_decay=0.1, eps=1e-6)),
     "rmsprop": (dict(lr=1e-2, alpha=0.9), dict(lr=1e-2, alpha=0.9)),
-    "rmsprop-momentum": (dict(lr=1e-3, momentum=0.9, weight_decay=0.01), dict(lr=1e-3, momentum=0.9, weight_decay=0.01)),
+    "rmsprop-momentum": (dict(lr=1e-3, momentum=0.9, weight_decay=0.01),
+                         dict(lr=1e-3, momentum=0.9, weight_decay=0.01)),
 }
 
 CLASSES = {"sgd": (optim.SGD, "SGD"), "adam": (optim.Adam, "Adam"), "rmsprop": (optim.RMSprop, "RMSprop")}

@@ -53,9 +53,13 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, expected a minigan Tensor")
             if not p.requires_grad:
-                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) does not require grad; nothing would train it")
+                raise ValueError(
+                    f"{name}: parameter {i} (shape {p.shape}) does not require grad; nothing would train it"
+                )
             if not p.is_leaf:
-                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf; optimise leaves (Parameters) only")
+                raise ValueError(
+                    f"{name}: parameter {i} (shape {p.shape}) is not a leaf; optimise leaves (Parameters) only"
+                )
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears twice in the list")
             seen.add(id(p))
@@ -128,7 +132,9 @@ class Optimizer:
         name = type(self).__name__
         problems = []
         if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}.load_state_dict: expected a dict from state_dict(), got {type(state_dict).__name__}")
+            raise TypeError(
+                f"{name}.load_state_dict: expected a dict from state_dict(), got {type(state_dict).__name__}"
+            )
         missing = [k for k in ("type", "hyperparameters", "param_shapes", "state") if k not in state_dict]
         if missing:
             raise ValueError(f"{name}.load_state_dict: not an optimizer state, missing key(s) {missing}")
@@ -163,7 +169,9 @@ class Optimizer:
                     )
             per_param[i] = s
         if problems:
-            raise ValueError(f"{name}.load_state_dict: the state does not fit this optimizer:\n  " + "\n  ".join(problems))
+            raise ValueError(
+                f"{name}.load_state_dict: the state does not fit this optimizer:\n  " + "\n  ".join(problems)
+            )
         for k, v in hyper.items():
             setattr(self, k, tuple(v) if isinstance(v, list) else v)
         self.state = {}

@@ -176,7 +176,9 @@ def paper_mnist_schedules(optimizer, updates_per_epoch, lr=0.1, decay=1.000004, 
     helper follows the simpler 0-to-250 reading.)
     """
     if updates_per_epoch < 1 or int(updates_per_epoch) != updates_per_epoch:
-        raise ValueError(f"paper_mnist_schedules: updates_per_epoch must be a positive integer, got {updates_per_epoch!r}")
+        raise ValueError(
+            f"paper_mnist_schedules: updates_per_epoch must be a positive integer, got {updates_per_epoch!r}"
+        )
     if not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"paper_mnist_schedules: lr must be positive, got {lr!r}")
     lr_schedule = ExponentialDecay(optimizer, "lr", factor=decay, initial=lr, minimum=min_lr)
