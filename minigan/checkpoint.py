@@ -166,7 +166,7 @@ def _load_into(obj, kind, state):
 
 
 # -- writing -----------------------------------------------------------------------------------
-def save(path, **objects) -> None:
+def save(path, /, **objects) -> None:
     """Write every named object into one .npz checkpoint at ``path``, atomically.
 
     Keyword names become the namespaces of the file (``G=...`` -> arrays ``G/...``). Arrays
@@ -203,6 +203,8 @@ def _write_npz(f, arrays) -> None:
 def _atomic_write(path, arrays) -> None:
     """Temporary file in the same directory -> flush + fsync -> os.replace -> fsync the directory."""
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"checkpoint.save: cannot write {path}: directory {directory} does not exist")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:  # a fresh name; O_EXCL makes sure we never write into someone else's file
         tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
@@ -317,7 +319,7 @@ def load(path) -> dict:
     return {name: state for name, (_kind_, _type, state) in _read(path).items()}
 
 
-def restore(path, **objects) -> dict:
+def restore(path, /, **objects) -> dict:
     """Load the saved states into the given objects (by keyword name); return everything else.
 
     ``restore(path, G=G, opt_G=opt_G, rng=gen)`` calls ``G.load_state_dict(saved G)`` and so on,

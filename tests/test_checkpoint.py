@@ -109,6 +109,16 @@ def test_file_is_a_plain_npz_with_namespaced_keys(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
 
 
+def test_names_path_and_objects_are_ordinary_object_names(tmp_path):
+    checkpoint.save(tmp_path / "c.npz", path="run-1", objects=[1, 2])
+    assert checkpoint.restore(tmp_path / "c.npz") == {"path": "run-1", "objects": [1, 2]}
+
+
+def test_save_into_a_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="directory .*nowhere does not exist"):
+        checkpoint.save(tmp_path / "nowhere" / "c.npz", step=1)
+
+
 def test_saving_again_replaces_the_file(tmp_path):
     path = tmp_path / "c.npz"
     checkpoint.save(path, step=1)
