@@ -37,6 +37,8 @@ class Optimizer:
 
     #: The attributes saved by state_dict() and restored by load_state_dict().
     hyperparameter_names: tuple = ()
+    #: The names a subclass keeps in ``self.state[i]`` (checked on load).
+    state_names: tuple = ()
 
     def __init__(self, params):
         name = type(self).__name__
@@ -180,9 +182,6 @@ class Optimizer:
             self.state[i] = {
                 k: (backend.to_backend(v, p.backend).copy() if hasattr(v, "shape") else v) for k, v in s.items()
             }
-
-    #: The names a subclass keeps in ``self.state[i]`` (checked on load).
-    state_names: tuple = ()
 
     def __repr__(self):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
