@@ -237,36 +237,31 @@ class Function:
            references to its outputs: an output points to its creator, so a strong
            reference back would make a cycle that only the garbage collector frees.
         """
+        arrays = []
+        any_requires_grad = False
+        for x in inputs:
+            if not isinstance(x, Tensor):  # rare: a raw array among the inputs; wrap it, start again
+                return cls.apply(*[t if isinstance(t, Tensor) else Tensor(t) for t in inputs], **params)
+            arrays.append(x.data)
+            any_requires_grad = any_requires_grad or x.requires_grad
         if cls.__init__ is Function.__init__:
             fn = _object_new(cls)
             if params:
                 fn.__dict__ = params  # **params built a fresh dict: adopt it rather than copy it
         else:  # a subclass with its own __init__ gets it called, as documented
             fn = cls(**params)
-        arrays = []
-        for x in inputs:
-            if not isinstance(x, Tensor):  # rare: a raw array passed as an input
-                inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-                arrays = [x.data for x in inputs]
-                break
-            arrays.append(x.data)
         if backend._cupy is not None:  # without cupy loaded, every array is a numpy array
             backend.check_same_backend(fn.name, arrays)
         ys = fn.forward(*arrays)
-        if Config.grad_enabled:
-            needs = tuple(map(_requires_grad, inputs))
-            record = True in needs
-        else:
-            record = False
+        if not (any_requires_grad and Config.grad_enabled):  # nothing to record
+            return _new_tensor(ys) if type(ys) is not tuple else tuple(map(_new_tensor, ys))
+        fn.inputs = inputs
+        fn.needs_grad = tuple([x.requires_grad for x in inputs])
         if type(ys) is not tuple:  # the common case: one output
-            y = _new_tensor(ys, fn, 0, True) if record else _new_tensor(ys)
-            if record:
-                fn.inputs, fn.needs_grad, fn.outputs = inputs, needs, (weakref.ref(y),)
+            y = _new_tensor(ys, fn, 0, True)
+            fn.outputs = (weakref.ref(y),)
             return y
-        if not record:
-            return tuple(map(_new_tensor, ys))
         outputs = tuple(_new_tensor(a, fn, i, True) for i, a in enumerate(ys))
-        fn.inputs, fn.needs_grad = inputs, needs
         fn.outputs = tuple(weakref.ref(t) for t in outputs)
         return outputs
 
@@ -305,8 +300,10 @@ def _topological_order(roots):
 
     Iterative depth-first search with an explicit stack (a post-order), reversed.
     """
-    order, visited = [], set()
-    stack = [(t.creator, False) for t in roots if t.creator is not None]
+    order, visited, stack = [], set(), []
+    for t in roots:
+        if t.creator is not None:
+            stack.append((t.creator, False))
     while stack:
         fn, expanded = stack.pop()
         if expanded:
