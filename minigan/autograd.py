@@ -24,7 +24,6 @@ and method onto Tensor in one visible place after ``minigan.ops`` is loaded.
 from __future__ import annotations
 
 import contextlib
-import operator
 import weakref
 
 import numpy
@@ -279,7 +278,6 @@ class Function:
         raise NotImplementedError(f"{self.name} is not differentiable")
 
 
-_requires_grad = operator.attrgetter("requires_grad")
 _object_new = object.__new__
 
 
@@ -395,6 +393,11 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
             for x, gx, needed in zip(fn.inputs, gxs, fn.needs_grad):
                 if not needed or gx is None:
                     continue
+                if not isinstance(gx, Tensor):
+                    raise TypeError(
+                        f"{fn.name}.backward returned a {type(gx).__name__} as a gradient; "
+                        "backward must return Tensors built with minigan ops (or None)"
+                    )
                 if gx.data.shape != x.data.shape:
                     raise RuntimeError(
                         f"{fn.name}.backward: gradient of shape {gx.shape} for an input of shape "

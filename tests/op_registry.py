@@ -16,7 +16,7 @@ strategies live in tests/strategies.py.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy
@@ -41,7 +41,6 @@ class OpSpec:
     fix: Callable | None = None  # fix(arrays, params): move inputs off the kinks, in place
     broadcasts: bool = False
     differentiable: bool = True
-    tags: tuple = field(default_factory=tuple)
 
     def domain_of(self, k):
         return self.domain[k] if isinstance(self.domain[0], tuple) else self.domain

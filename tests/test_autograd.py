@@ -368,3 +368,17 @@ def test_apply_stores_params_and_calls_a_custom_init():
     assert z.creator.initialised and z.creator.shift == 1.0
     z.sum().backward()
     numpy.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+class RawGradient(Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, gy):
+        return gy.data * 2  # a raw array: the engine must refuse it, naming the op
+
+
+def test_backward_returning_a_raw_array_names_the_op():
+    x = mg.tensor(numpy.ones(2), requires_grad=True)
+    with pytest.raises(TypeError, match=r"RawGradient\.backward returned a ndarray as a gradient"):
+        RawGradient.apply(x).sum().backward()
