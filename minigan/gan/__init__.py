@@ -1,0 +1,6 @@
+"""minigan.gan: the GAN itself, built on the engine.
+
+losses.py (the loss family, each with its formula), algorithm.py (Algorithm 1 of the paper),
+metrics.py (how good are the samples). ``from minigan.gan import losses, GAN``.
+"""
+from . import losses  # noqa: F401
