@@ -93,7 +93,8 @@ def main():
         a, b = x.astype(dt), numpy.ascontiguousarray(g.T.astype(dt))
         tg, _ = timed(lambda: a @ b)
         gflops = 2 * a.shape[0] * a.shape[1] * b.shape[1] / tg / 1e9
-        print(f"(3) GEMM {a.shape[0]}x{a.shape[1]}x{b.shape[1]} {numpy.dtype(dt).name}: {tg:.2f} s ({gflops:.0f} GFLOP/s)")
+        shape = f"{a.shape[0]}x{a.shape[1]}x{b.shape[1]}"
+        print(f"(3) GEMM {shape} {numpy.dtype(dt).name}: {tg:.2f} s ({gflops:.0f} GFLOP/s)")
 
     # (4) against PyTorch
     torch = harness.torch_or_none()

@@ -193,7 +193,9 @@ def _pixels_from_floats(x, source):
         )
     off = numpy.abs(scaled - pixels).max()
     if off > 1e-3:  # float32 holds k/256 exactly; anything off-grid means a different encoding
-        raise DataVerificationError(f"{source}: values are not multiples of 1/256 (value*256 is {off:.3g} from an integer)")
+        raise DataVerificationError(
+            f"{source}: values are not multiples of 1/256 (value*256 is {off:.3g} from an integer)"
+        )
     return pixels.astype(numpy.uint8).reshape(-1, 28, 28)
 
 

@@ -153,7 +153,8 @@ def select_parzen_sigma(samples, valid, sigmas=PARZEN_SIGMAS, batch_size=None, g
     Returns ``(best_sigma, table)`` with ``table`` a list of ``(sigma, mean log-likelihood)``.
     """
     sigmas = numpy.atleast_1d(numpy.asarray(sigmas, dtype=numpy.float64))
-    table_lls = backend.as_numpy(_parzen_table(samples, valid, sigmas, batch_size, gemm_dtype, "select_parzen_sigma"))
+    lls = _parzen_table(samples, valid, sigmas, batch_size, gemm_dtype, "select_parzen_sigma")
+    table_lls = backend.as_numpy(lls)
     means = table_lls.mean(axis=1)
     best = int(numpy.argmax(means))
     return float(sigmas[best]), [(float(s), float(m)) for s, m in zip(sigmas, means)]
