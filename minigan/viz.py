@@ -1,0 +1,188 @@
+"""Figures for GAN experiments, written to PNG files without a display.
+
+Every function takes the output path first, draws one figure, saves it, closes it and
+returns the path, so a demo can list what it wrote. Inputs are NumPy arrays (call
+``tensor.numpy()`` first). matplotlib is put on its file-only "Agg" backend unless a
+backend was already chosen (e.g. inside a notebook).
+
+* :func:`densities_1d`: the paper's Figure 1 -- p_data, p_g and D(x) at several stages;
+* :func:`scatter_2d`: samples over the modes of a 2-D mixture;
+* :func:`training_curves`: both players' losses and D's mean outputs against the step;
+* :func:`sample_grid`: a grid of generated images; :func:`interpolation`: rows of images along
+  latent paths.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy
+
+if "matplotlib.pyplot" not in sys.modules:  # nobody chose a backend yet: draw to files only
+    import matplotlib
+
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _save(fig, path) -> str:
+    path = os.fspath(path)
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def kde_1d(samples, x, bandwidth=None):
+    """A Gaussian kernel density estimate of 1-D ``samples`` on the points ``x`` (Silverman's bandwidth
+    1.06 s n^(-1/5) by default): how p_g is drawn, since a generator has no density formula."""
+    s = numpy.asarray(samples, dtype=numpy.float64).ravel()
+    x = numpy.asarray(x, dtype=numpy.float64)
+    h = bandwidth or 1.06 * max(s.std(), 1e-12) * len(s) ** (-0.2)
+    out = numpy.zeros_like(x)
+    for chunk in numpy.array_split(s, max(1, len(s) // 2000)):  # bounded memory
+        out += numpy.exp(-0.5 * ((x[:, None] - chunk[None, :]) / h) ** 2).sum(axis=1)
+    return out / (len(s) * h * numpy.sqrt(2.0 * numpy.pi))
+
+
+def densities_1d(path, x, p_data, stages, title=None) -> str:
+    """One panel per stage, as the paper's Figure 1: p_data (black, dotted), p_g (green), D(x) (blue, dashed).
+
+    x: the grid (n,); p_data: its density on x (n,). stages: a list of dicts with
+      label: the panel's caption, e.g. "(a) start";
+      p_g: G's density on x (e.g. kde_1d of its samples); D: D(x) on x, in (0, 1);
+      D_star (optional): p_data / (p_data + p_g), the optimal discriminator, drawn thin grey;
+      z, Gz (optional): a few noise values and their images, drawn as the paper's arrows
+        from the line of z (below) to the line of x.
+    """
+    n = len(stages)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.3), sharey=True, squeeze=False)
+    top = max(1.05, 1.1 * max(float(numpy.max(p_data)), *(float(numpy.max(s["p_g"])) for s in stages)))
+    for ax, stage in zip(axes[0], stages):
+        ax.plot(x, p_data, ":", color="black", lw=2, label="p_data")
+        ax.plot(x, stage["p_g"], "-", color="green", lw=1.8, label="p_g")
+        ax.plot(x, stage["D"], "--", color="blue", lw=1.8, label="D(x)")
+        if stage.get("D_star") is not None:
+            ax.plot(x, stage["D_star"], "-", color="0.6", lw=1, label="D*(x)")
+        if stage.get("z") is not None:
+            z, gz = numpy.ravel(stage["z"]), numpy.ravel(stage["Gz"])
+            z_pos = x[0] + (x[-1] - x[0]) * (0.5 + z / 8.0)  # the z axis, drawn under the x axis
+            low, high = -0.32 * top, -0.08 * top
+            ax.hlines([low, high], x[0], x[-1], color="0.3", lw=0.8)
+            for a, b in zip(z_pos, gz):
+                if x[0] <= b <= x[-1]:
+                    ax.annotate("", xy=(b, high), xytext=(a, low),
+                                arrowprops=dict(arrowstyle="->", color="0.45", lw=0.6))
+            ax.text(x[0], low - 0.04 * top, "z", fontsize=8, va="top")
+            ax.text(x[0], high + 0.02 * top, "x", fontsize=8, va="bottom")
+            ax.set_ylim(-0.42 * top, top)
+        else:
+            ax.set_ylim(0.0, top)
+        ax.set_title(stage["label"], fontsize=10)
+        ax.set_xlabel("x")
+        ax.axhline(0.5, color="0.85", lw=0.6, zorder=0)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def scatter_2d(path, samples, centers=None, title=None, real=None, limit=None) -> str:
+    """Samples of G (small dots) over the mixture's mode centres (red crosses), optionally over real data (grey)."""
+    s = numpy.asarray(samples)
+    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    if real is not None:
+        r = numpy.asarray(real)
+        ax.scatter(r[:, 0], r[:, 1], s=2, color="0.7", alpha=0.5, label="p_data")
+    ax.scatter(s[:, 0], s[:, 1], s=3, color="tab:blue", alpha=0.5, label="G(z)")
+    if centers is not None:
+        c = numpy.asarray(centers)
+        ax.scatter(c[:, 0], c[:, 1], s=40, marker="x", color="red", label="modes")
+    if limit is None and centers is not None:
+        limit = 1.35 * float(numpy.abs(numpy.asarray(centers)).max())
+    if limit is not None:
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="upper right", markerscale=3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def training_curves(path, history, title=None) -> str:
+    """Left: D's and G's losses per step; right: mean D(x) and mean D(G(z)). ``history`` maps
+    "step", "d_loss", "g_loss", "d_real", "d_fake" to sequences (GAN.history)."""
+    step = numpy.asarray(history["step"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key, color in (("d_loss", "tab:red"), ("g_loss", "tab:green")):
+        ax1.plot(step, _smooth(history[key]), color=color, lw=1, label=key)
+    ax1.set_xlabel("iteration")
+    ax1.set_title("losses (moving average)", fontsize=10)
+    ax1.legend(fontsize=8)
+    ax2.plot(step, _smooth(history["d_real"]), color="black", lw=1, label="mean D(x)")
+    ax2.plot(step, _smooth(history["d_fake"]), color="tab:blue", lw=1, label="mean D(G(z))")
+    ax2.axhline(0.5, color="0.7", lw=0.6, ls=":")
+    ax2.set_xlabel("iteration")
+    ax2.set_title("discriminator outputs", fontsize=10)
+    ax2.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _smooth(values, window=None):
+    v = numpy.asarray(values, dtype=numpy.float64)
+    window = window or max(1, len(v) // 100)
+    if window <= 1:
+        return v
+    kernel = numpy.ones(window) / window
+    padded = numpy.concatenate([numpy.full(window - 1, v[0]), v])
+    return numpy.convolve(padded, kernel, mode="valid")
+
+
+def _tile(images, nrow):
+    """(n, H, W) or (n, C, H, W) images in [-1, 1] or [0, 1] -> one (rows*H, nrow*W[, 3]) canvas."""
+    a = numpy.asarray(images, dtype=numpy.float64)
+    if a.ndim == 4 and a.shape[1] in (1, 3):
+        a = a.transpose(0, 2, 3, 1)
+        if a.shape[-1] == 1:
+            a = a[..., 0]
+    if a.ndim not in (3, 4):
+        raise ValueError(f"viz: images must be (n, H, W) or (n, C, H, W) with C in (1, 3), got {numpy.shape(images)}")
+    if a.min() < 0:  # a tanh output in [-1, 1]
+        a = (a + 1.0) / 2.0
+    a = numpy.clip(a, 0.0, 1.0)
+    n, h, w = a.shape[:3]
+    rows = -(-n // nrow)
+    canvas = numpy.ones((rows * (h + 1) + 1, nrow * (w + 1) + 1) + a.shape[3:])
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = a[i]
+    return canvas
+
+
+def sample_grid(path, images, nrow=10, title=None) -> str:
+    """Generated images tiled nrow per row (grey scale or RGB; values in [-1, 1] or [0, 1])."""
+    canvas = _tile(images, nrow)
+    fig, ax = plt.subplots(figsize=(canvas.shape[1] / 30 + 0.5, canvas.shape[0] / 30 + 0.5))
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def interpolation(path, rows, title=None) -> str:
+    """Latent interpolations: ``rows`` is (n_paths, n_steps, H, W[...]): each row is G along a path z1 -> z2."""
+    r = numpy.asarray(rows)
+    if r.ndim < 4:
+        raise ValueError(f"viz.interpolation: rows must be (n_paths, n_steps, H, W), got shape {r.shape}")
+    return sample_grid(path, r.reshape((-1,) + r.shape[2:]), nrow=r.shape[1], title=title)
+
+
+__all__ = ["kde_1d", "densities_1d", "scatter_2d", "training_curves", "sample_grid", "interpolation"]
