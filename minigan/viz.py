@@ -107,7 +107,7 @@ def scatter_2d(path, samples, centers=None, title=None, real=None, limit=None) -
         ax.set_xlim(-limit, limit)
         ax.set_ylim(-limit, limit)
     ax.set_aspect("equal")
-    ax.legend(fontsize=8, loc="upper right", markerscale=3)
+    ax.legend(fontsize=8, loc="upper right")
     if title:
         ax.set_title(title, fontsize=10)
     return _save(fig, path)

@@ -4,3 +4,4 @@ losses.py (the loss family, each with its formula), algorithm.py (Algorithm 1 of
 metrics.py (how good are the samples). ``from minigan.gan import losses, GAN``.
 """
 from . import losses  # noqa: F401
+from .algorithm import GAN  # noqa: F401
