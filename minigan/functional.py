@@ -5,3 +5,4 @@ from .ops import (  # noqa: F401 - re-exported
     reshape, sigmoid, softmax, softplus, sqrt, stack, sub, sum, tanh, transpose, var, where,
 )
 from .ops.normalization import batch_norm; from .ops.layers import dropout, maxout; from .ops.losses import binary_cross_entropy_with_logits, mse_loss  # noqa: E702,F401,I001
+from .ops.conv import conv2d, conv_transpose2d  # noqa: E402,F401
