@@ -1,0 +1,202 @@
+"""A registry of GAN variants and tricks for the 2-D mode-collapse benchmarks (ring and grid).
+
+Each entry is a *builder*: a function that, given the data density and the run's Generator,
+returns a :class:`Setup` -- the two players, their optimizers, the samplers and the keyword
+arguments of Algorithm 1 (minigan/gan/algorithm.py, class GAN) that make up that variant:
+
+    from minigan.gan import variants
+    setup = variants.build("wgan_gp", toy.ring(), gen, steps=2000)
+    gan = setup.make_gan(gen)          # a GAN (or setup.gan_cls) ready to train
+    gan.train(2000)
+    samples = setup.generate(gen, 2500)  # (2500, 2) float64 NumPy array of G's samples
+
+A builder has the signature
+
+    builder(p_data, generator, *, steps, m=256, hidden=128) -> Setup
+
+* p_data: a sampler ``(generator, m) -> Tensor (m, dim)`` (minigan/data/toy.py); its ``dim``
+  gives the width of D's input and G's output; ``centers`` and ``std`` (mixtures) may be used
+  to scale a variant's settings.
+* generator: the run's minigan.Generator (weights, and any randomness a trick needs).
+* steps: the number of Algorithm-1 iterations the run will do (schedules that decay, such as
+  instance noise and the learning-rate ramp, are laid out over it).
+* m: the minibatch size; hidden: the width of G's and D's two hidden layers.
+
+Every variant shares the networks of demos/mixture_2d.py (G: dim_z -> hidden -> hidden -> dim,
+ReLU; D: dim -> hidden -> hidden -> 1, LeakyReLU 0.2) unless its idea is a change of network,
+and z ~ N(0, I_2). Register a new one with ``@register("name")`` on a builder, or
+``register("name", builder)``; ``names()`` lists them in registration order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy
+
+from .. import nn, optim
+from ..autograd import no_grad
+from ..data import toy
+from . import losses
+from .algorithm import GAN
+
+#: name -> builder, in registration order
+VARIANTS: dict = {}
+
+
+@dataclass
+class Setup:
+    """One variant, ready for Algorithm 1: ``GAN(G, D, opt_D, opt_G, sample_z, sample_data, **gan_kwargs)``.
+
+    gan_kwargs holds k, m, g_loss, d_loss, real_label, clip_D, schedules ... (everything of
+    class GAN's keyword arguments except ``generator``). gan_cls is the trainer class: GAN, or
+    a subclass for variants that change the update rule itself (unrolled GANs, consensus).
+    """
+
+    name: str
+    G: object
+    D: object
+    opt_D: object
+    opt_G: object
+    sample_z: object
+    sample_data: object
+    gan_kwargs: dict = field(default_factory=dict)
+    gan_cls: type = GAN
+
+    def make_gan(self, generator):
+        """The trainer: ``gan_cls(G, D, opt_D, opt_G, sample_z, sample_data, generator=generator, **gan_kwargs)``."""
+        return self.gan_cls(self.G, self.D, self.opt_D, self.opt_G, self.sample_z, self.sample_data,
+                            generator=generator, **self.gan_kwargs)
+
+    def generate(self, generator, n) -> numpy.ndarray:
+        """n samples G(z), z ~ p_z, as a float64 NumPy array (no graph recorded)."""
+        with no_grad():
+            return self.G(self.sample_z(generator, n)).numpy().astype(numpy.float64)
+
+
+def register(name, builder=None):
+    """Add ``builder`` to the registry under ``name``; as a decorator when builder is omitted."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"variants.register: name must be a non-empty str, got {name!r}")
+
+    def add(fn):
+        if not callable(fn):
+            raise TypeError(f"variants.register({name!r}): the builder must be callable, got {type(fn).__name__}")
+        if name in VARIANTS and VARIANTS[name] is not fn:
+            raise ValueError(f"variants.register: a variant called {name!r} is already registered")
+        VARIANTS[name] = fn
+        return fn
+
+    return add if builder is None else add(builder)
+
+
+def names() -> list:
+    """The registered variants' names, in registration order."""
+    return list(VARIANTS)
+
+
+def build(name, p_data, generator, *, steps, **options) -> Setup:
+    """The Setup of variant ``name`` for density p_data (options: m, hidden)."""
+    if name not in VARIANTS:
+        raise KeyError(f"variants.build: unknown variant {name!r}; registered: {', '.join(VARIANTS)}")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"variants.build({name!r}): steps must be a positive integer, got {steps!r}")
+    return VARIANTS[name](p_data, generator, steps=int(steps), **options)
+
+
+# -- the shared pieces ------------------------------------------------------------------------------
+DIM_Z = 2
+
+
+def mlp_G(generator, dim_x, hidden=128, dim_z=DIM_Z):
+    """G: dim_z -> hidden -> hidden -> dim_x with ReLU (demos/mixture_2d.py)."""
+    return nn.Sequential(nn.Linear(dim_z, hidden, generator=generator), nn.ReLU(),
+                         nn.Linear(hidden, hidden, generator=generator), nn.ReLU(),
+                         nn.Linear(hidden, dim_x, generator=generator))
+
+
+def mlp_D_body(generator, dim_in, hidden=128):
+    """D without its output layer: dim_in -> hidden -> hidden, LeakyReLU 0.2 (for heads that vary)."""
+    return [nn.Linear(dim_in, hidden, generator=generator), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden, generator=generator), nn.LeakyReLU(0.2)]
+
+
+def mlp_D(generator, dim_in, hidden=128):
+    """D: dim_in -> hidden -> hidden -> 1 with LeakyReLU 0.2: one logit (or score) per example."""
+    return nn.Sequential(*mlp_D_body(generator, dim_in, hidden), nn.Linear(hidden, 1, generator=generator))
+
+
+def adam_pair(G, D, steps, k=1, lr=1e-3, betas=(0.5, 0.999), decay=True):
+    """Adam for both players (demos/mixture_2d.py's settings); with ``decay`` the learning rates fall
+    linearly to lr/100 over the second half of the run. A schedule counts its optimizer's updates,
+    so D's ramp (k updates per iteration) is laid out over k times as many of them."""
+    opt_D = optim.Adam(D.parameters(), lr=lr, betas=betas)
+    opt_G = optim.Adam(G.parameters(), lr=lr, betas=betas)
+    schedules = []
+    if decay:
+        half = max(1, steps // 2)
+        for opt, per_iter in ((opt_D, k), (opt_G, 1)):
+            schedules.append(optim.LinearRamp(opt, "lr", lr, lr / 100, start=half * per_iter,
+                                              end=max(half + 1, steps) * per_iter))
+    return opt_D, opt_G, schedules
+
+
+def _dim(p_data):
+    return int(getattr(p_data, "dim", 2))
+
+
+def _standard(name, p_data, generator, steps, m, hidden, *, g_loss="non_saturating", k=1, **gan_kwargs):
+    """The common case: mixture_2d's G and D and Adam; only the losses (or k) change."""
+    dim = _dim(p_data)
+    G, D = mlp_G(generator, dim, hidden), mlp_D(generator, dim, hidden)
+    opt_D, opt_G, schedules = adam_pair(G, D, steps, k=k)
+    return Setup(name, G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=k, m=m, g_loss=g_loss, schedules=schedules, **gan_kwargs))
+
+
+# -- the variants -----------------------------------------------------------------------------------
+@register("vanilla")
+def vanilla(p_data, generator, *, steps, m=256, hidden=128):
+    """The GAN of Goodfellow et al. (2014), Algorithm 1 with k = 1 and the non-saturating G loss
+    -E_z log D(G(z)): the baseline every trick is measured against (demos/mixture_2d.py)."""
+    return _standard("vanilla", p_data, generator, steps, m, hidden)
+
+
+@register("wgan")
+def wgan(p_data, generator, *, steps, m=256, hidden=128):
+    """WGAN (Arjovsky, Chintala and Bottou 2017, Algorithm 1): the critic maximises
+    E_x D(x) - E_z D(G(z)) over weights clipped to [-0.01, 0.01] (a crude Lipschitz bound),
+    n_critic = 5 critic updates per generator update, RMSprop with lr 5e-5 for both (the paper's
+    settings: momentum-based optimisers made the critic unstable)."""
+    dim = _dim(p_data)
+    G, D = mlp_G(generator, dim, hidden), mlp_D(generator, dim, hidden)
+    opt_D = optim.RMSprop(D.parameters(), lr=5e-5)
+    opt_G = optim.RMSprop(G.parameters(), lr=5e-5)
+    return Setup("wgan", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=5, m=m, g_loss="wgan", clip_D=0.01))
+
+
+@register("lsgan")
+def lsgan(p_data, generator, *, steps, m=256, hidden=128):
+    """LSGAN (Mao et al. 2017): least squares instead of cross-entropy, with targets b = 1 (real),
+    a = 0 (fake) for D and c = 1 for G: J(D) = 1/2 E_x (D(x) - 1)^2 + 1/2 E_z D(G(z))^2,
+    J(G) = E_z (D(G(z)) - 1)^2 (minigan/gan/losses.py)."""
+    return _standard("lsgan", p_data, generator, steps, m, hidden, g_loss="lsgan")
+
+
+@register("ml")
+def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128):
+    """The maximum-likelihood generator loss J(G) = -1/2 E_z exp(a(G(z))) (Goodfellow 2014, "On
+    distinguishability criteria"; NIPS 2016 tutorial eq. 14): with D optimal its expected gradient
+    is 1/2 grad KL(p_data || p_g). D is the usual cross-entropy discriminator."""
+    return _standard("ml", p_data, generator, steps, m, hidden, g_loss="maximum_likelihood")
+
+
+@register("label_smoothing")
+def label_smoothing(p_data, generator, *, steps, m=256, hidden=128):
+    """One-sided label smoothing (Salimans et al. 2016, section 3.4): D's targets for real examples
+    are 0.9 instead of 1, fakes stay at 0, so D*(x) = 0.9 p_data / (p_data + p_g) and D is not
+    rewarded for ever more confident logits on real data."""
+    return _standard("label_smoothing", p_data, generator, steps, m, hidden, real_label=0.9)
+
+
+__all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]
