@@ -36,7 +36,7 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import losses
+from . import losses, penalty
 from .algorithm import GAN
 
 #: name -> builder, in registration order
@@ -173,6 +173,20 @@ def wgan(p_data, generator, *, steps, m=256, hidden=128):
     opt_G = optim.RMSprop(G.parameters(), lr=5e-5)
     return Setup("wgan", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
                  dict(k=5, m=m, g_loss="wgan", clip_D=0.01))
+
+
+@register("wgan_gp")
+def wgan_gp(p_data, generator, *, steps, m=256, hidden=128):
+    """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): the WGAN critic loss plus the gradient penalty
+    lambda E (||grad D(xhat)||_2 - 1)^2 at random points between x and G(z) (minigan/gan/penalty.py),
+    lambda = 10, n_critic = 5, Adam with lr 1e-4 and betas (0.5, 0.9) for both players, no clipping."""
+    dim = _dim(p_data)
+    G = mlp_G(generator, dim, hidden)
+    critic = penalty.GradientPenaltyCritic(mlp_D(generator, dim, hidden), generator, lam=10.0)
+    opt_D = optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    opt_G = optim.Adam(G.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    return Setup("wgan_gp", G, critic, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=5, m=m, g_loss=losses.wgan_g_loss, d_loss=critic.d_loss, d_output="raw"))
 
 
 @register("lsgan")
