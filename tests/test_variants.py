@@ -15,7 +15,7 @@ import minigan as mg
 from minigan import functional as F
 from minigan import nn
 from minigan.data import toy
-from minigan.gan import penalty, variants
+from minigan.gan import noise, penalty, variants
 
 RNG_SEED = 1234
 
@@ -111,3 +111,46 @@ def test_every_variant_runs_five_iterations_on_the_ring(name):
     assert any(not numpy.array_equal(b, p.data) for b, p in zip(before, setup.G.parameters())), f"{name}: G never moved"
     samples = setup.generate(gen, 50)
     assert samples.shape == (50, 2) and numpy.isfinite(samples).all()
+
+
+# -- instance noise -------------------------------------------------------------------------------------
+def test_noise_schedule_decays_linearly_to_zero_and_stays():
+    s = noise.NoiseSchedule(0.5, decay_steps=4)
+    seen = [s.sigma] + [s.step() for _ in range(6)]
+    assert seen == pytest.approx([0.5, 0.375, 0.25, 0.125, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="NoiseSchedule: decay_steps"):
+        noise.NoiseSchedule(0.5, decay_steps=0)
+    restored = noise.NoiseSchedule(0.5, decay_steps=4)
+    restored.load_state_dict(noise.NoiseSchedule(0.5, 4).state_dict() | {"t": 2})
+    assert restored.sigma == pytest.approx(0.25)
+
+
+def test_instance_noise_has_the_scheduled_std_and_none_at_zero():
+    gen = mg.Generator(RNG_SEED)
+    s = noise.NoiseSchedule(0.3, decay_steps=2)
+    D = noise.InstanceNoise(lambda x: x, s, gen)               # the identity "D" returns what it sees
+    x = t64(numpy.zeros((20000, 2)))
+    for sigma in (0.3, 0.15):
+        e = D(x).numpy()
+        # the sample std of 40,000 normals is within ~0.5% of sigma (std error sigma / sqrt(2 n))
+        assert e.std() == pytest.approx(sigma, rel=0.02) and abs(e.mean()) < 0.01
+        s.step()
+    assert numpy.array_equal(D(x).numpy(), x.numpy())          # sigma = 0: D sees clean inputs
+    s.t = 0
+    D.eval()
+    assert numpy.array_equal(D(x).numpy(), x.numpy())          # eval mode: no noise either
+
+
+def test_instance_noise_schedule_steps_once_per_iteration_in_algorithm_1(tmp_path):
+    gen = mg.Generator(0)
+    setup = variants.build("instance_noise", toy.ring(), gen, steps=8, m=16, hidden=8)
+    gan = setup.make_gan(gen)
+    sched = setup.D.schedule
+    assert sched.decay_steps == 4 and sched.sigma0 == pytest.approx(0.25 * 2 * math.sin(math.pi / 8))
+    for _ in range(4):
+        gan.train_step()
+    assert sched.t == 4 and sched.sigma == 0.0
+    gan.save_checkpoint(tmp_path / "ckpt.npz")                 # the schedule travels in the checkpoint
+    again = variants.build("instance_noise", toy.ring(), mg.Generator(0), steps=8, m=16, hidden=8)
+    again.make_gan(mg.Generator(0)).load_checkpoint(tmp_path / "ckpt.npz")
+    assert again.D.schedule.t == 4

@@ -36,7 +36,7 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import losses, penalty
+from . import losses, noise, penalty
 from .algorithm import GAN
 
 #: name -> builder, in registration order
@@ -144,6 +144,15 @@ def _dim(p_data):
     return int(getattr(p_data, "dim", 2))
 
 
+def _mode_spacing(p_data, default=1.0):
+    """The smallest distance between two modes of a mixture (default when p_data has no centers)."""
+    c = getattr(p_data, "centers", None)
+    if c is None or len(c) < 2:
+        return default
+    d = numpy.sqrt(((c[:, None, :] - c[None, :, :]) ** 2).sum(-1))
+    return float(d[~numpy.eye(len(c), dtype=bool)].min())
+
+
 def _standard(name, p_data, generator, steps, m, hidden, *, g_loss="non_saturating", k=1, **gan_kwargs):
     """The common case: mixture_2d's G and D and Adam; only the losses (or k) change."""
     dim = _dim(p_data)
@@ -211,6 +220,19 @@ def label_smoothing(p_data, generator, *, steps, m=256, hidden=128):
     are 0.9 instead of 1, fakes stay at 0, so D*(x) = 0.9 p_data / (p_data + p_g) and D is not
     rewarded for ever more confident logits on real data."""
     return _standard("label_smoothing", p_data, generator, steps, m, hidden, real_label=0.9)
+
+
+@register("instance_noise")
+def instance_noise(p_data, generator, *, steps, m=256, hidden=128):
+    """Instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017): D sees x + e and G(z) + e',
+    e ~ N(0, sigma_t^2 I), sigma_t falling linearly from sigma_0 to 0 over the first half of the run
+    (minigan/gan/noise.py). sigma_0 = a quarter of the smallest distance between two modes (0.19 on the
+    ring, 0.5 on the grid): wide enough to make neighbouring modes' blurred densities overlap."""
+    setup = _standard("instance_noise", p_data, generator, steps, m, hidden)
+    schedule = noise.NoiseSchedule(0.25 * _mode_spacing(p_data), max(1, steps // 2), optimizer=setup.opt_G)
+    setup.D = noise.InstanceNoise(setup.D, schedule, generator)
+    setup.gan_kwargs["schedules"] = setup.gan_kwargs["schedules"] + [schedule]
+    return setup
 
 
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]
