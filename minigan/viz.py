@@ -186,3 +186,63 @@ def interpolation(path, rows, title=None) -> str:
 
 
 __all__ = ["kde_1d", "densities_1d", "scatter_2d", "training_curves", "sample_grid", "interpolation"]
+
+
+# -- MNIST figures of the GAN paper (demos/mnist_mlp.py) -------------------------------------------
+def samples_with_nearest(path, samples, nearest, pairs_per_row=5, title=None) -> str:
+    """The paper's Figure 2: each sample of G with its nearest training example beside it (framed in yellow).
+
+    samples, nearest: (n, H, W) in [0, 1], nearest[i] the training image closest to samples[i]
+    (the caller chooses the distance; Euclidean in pixel space is the paper's). A sample that
+    merely copied a training image would look like its neighbour.
+    """
+    s, t = numpy.asarray(samples, dtype=numpy.float64), numpy.asarray(nearest, dtype=numpy.float64)
+    if s.ndim != 3 or s.shape != t.shape:
+        raise ValueError(f"viz.samples_with_nearest: samples and nearest must both be (n, H, W), "
+                         f"got {s.shape} and {t.shape}")
+    n, h, w = s.shape
+    rows = -(-n // pairs_per_row)
+    cell_h, cell_w = h + 2, 2 * (w + 2) + 4  # a 1-pixel frame around each image, a gap between pairs
+    canvas = numpy.ones((rows * cell_h + 2, pairs_per_row * cell_w + 2, 3))
+    yellow = numpy.array([1.0, 0.85, 0.0])
+    for i in range(n):
+        r, c = divmod(i, pairs_per_row)
+        top, left = 1 + r * cell_h, 1 + c * cell_w
+        canvas[top + 1:top + 1 + h, left + 1:left + 1 + w] = numpy.clip(s[i], 0, 1)[..., None]
+        left2 = left + w + 2
+        canvas[top:top + h + 2, left2:left2 + w + 2] = yellow
+        canvas[top + 1:top + 1 + h, left2 + 1:left2 + 1 + w] = numpy.clip(t[i], 0, 1)[..., None]
+    fig, ax = plt.subplots(figsize=(canvas.shape[1] / 30 + 0.5, canvas.shape[0] / 30 + 0.5))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(title or "samples of G, each with its nearest training example (yellow frame)", fontsize=9)
+    return _save(fig, path)
+
+
+def parzen_curve(path, steps, lls, label="Parzen estimate", final=None, reference=None, title=None) -> str:
+    """Parzen-window log-likelihood against the training iteration.
+
+    steps, lls: the curve (say in ``label`` how it was estimated: sample count, data, sigma choice).
+    final: optional (step, mean, standard_error) of the full protocol, drawn as a point with error bar.
+    reference: optional (value, standard_error, name), e.g. (225, 2, "paper"), drawn as a band.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    if len(steps):
+        ax.plot(numpy.asarray(steps), numpy.asarray(lls), "o-", ms=3, lw=1, color="tab:blue", label=label)
+    if reference is not None:
+        value, se, name = reference
+        ax.axhline(value, color="tab:red", lw=0.8, ls="--", label=f"{name}: {value} \u00b1 {se}")
+        ax.axhspan(value - se, value + se, color="tab:red", alpha=0.12)
+    if final is not None:
+        step, mean, se = final
+        ax.errorbar([step], [mean], yerr=[se], fmt="s", color="black", ms=5, capsize=3,
+                    label=f"full protocol: {mean:.1f} \u00b1 {se:.1f}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean log-likelihood (nats)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title or "Parzen-window log-likelihood over training", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+__all__ += ["samples_with_nearest", "parzen_curve"]

