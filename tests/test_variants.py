@@ -15,7 +15,7 @@ import minigan as mg
 from minigan import functional as F
 from minigan import nn
 from minigan.data import toy
-from minigan.gan import noise, penalty, variants
+from minigan.gan import minibatch, noise, penalty, variants
 
 RNG_SEED = 1234
 
@@ -154,3 +154,81 @@ def test_instance_noise_schedule_steps_once_per_iteration_in_algorithm_1(tmp_pat
     again = variants.build("instance_noise", toy.ring(), mg.Generator(0), steps=8, m=16, hidden=8)
     again.make_gan(mg.Generator(0)).load_checkpoint(tmp_path / "ckpt.npz")
     assert again.D.schedule.t == 4
+
+
+# -- minibatch discrimination and PacGAN ---------------------------------------------------------------
+def minibatch_features_loop(f, T, B, C):
+    """Salimans et al. (2016), section 3.2, one example pair and one kernel at a time."""
+    n = f.shape[0]
+    M = (f @ T).reshape(n, B, C)
+    o = numpy.zeros((n, B))
+    for i in range(n):
+        for b in range(B):
+            for j in range(n):
+                o[i, b] += math.exp(-numpy.abs(M[i, b] - M[j, b]).sum())
+    return numpy.concatenate([f, o], axis=1)
+
+
+def test_minibatch_discrimination_matches_a_loop():
+    rng = numpy.random.default_rng(RNG_SEED)
+    layer = minibatch.MinibatchDiscrimination(3, 4, 2, dtype=numpy.float64, generator=mg.Generator(0))
+    f = rng.standard_normal((5, 3))
+    got = layer(t64(f)).numpy()
+    assert got.shape == (5, 3 + 4)
+    numpy.testing.assert_allclose(got, minibatch_features_loop(f, layer.T.numpy(), 4, 2), rtol=1e-12)
+
+
+def test_minibatch_discrimination_sees_collapse():
+    layer = minibatch.MinibatchDiscrimination(3, 4, 2, dtype=numpy.float64, generator=mg.Generator(0))
+    same = layer(t64(numpy.ones((6, 3)))).numpy()[:, 3:]
+    numpy.testing.assert_allclose(same, 6.0)                  # every c_b = exp(0) = 1, six of them
+    spread = layer(t64(100.0 * numpy.random.default_rng(0).standard_normal((6, 3)))).numpy()[:, 3:]
+    assert spread.max() < 1.5                                 # only the j = i term is left (~1)
+
+
+def test_minibatch_discrimination_gradcheck():
+    rng = numpy.random.default_rng(RNG_SEED)
+    layer = minibatch.MinibatchDiscrimination(3, 2, 2, dtype=numpy.float64, generator=mg.Generator(0))
+    f = t64(rng.standard_normal((4, 3)), True)
+    assert mg.gradcheck(lambda f: layer(f), [f])              # d/df, through the pairwise L1 distances
+
+    def with_T(f, T):  # the layer's own forward with T swapped for an input Tensor, for d/dT
+        saved = layer._parameters["T"]
+        layer._parameters["T"] = T
+        try:
+            return layer(f)
+        finally:
+            layer._parameters["T"] = saved
+
+    assert mg.gradcheck(with_T, [f, t64(layer.T.numpy(), True)])
+
+
+def test_minibatch_discrimination_refuses_wrong_shapes():
+    layer = minibatch.MinibatchDiscrimination(3, 2, 2, generator=mg.Generator(0))
+    with pytest.raises(ValueError, match=r"MinibatchDiscrimination\(3, ...\): expected features of shape \(n, 3\)"):
+        layer(mg.zeros((4, 5)))
+
+
+def test_pack_groups_consecutive_examples():
+    x = t64(numpy.arange(16.0).reshape(8, 2))
+    p = minibatch.pack(x, 4).numpy()
+    assert p.shape == (2, 8)
+    numpy.testing.assert_array_equal(p[1], numpy.arange(8.0, 16.0))   # examples 4..7, one after another
+    assert minibatch.pack(t64(numpy.zeros((6, 1, 2, 2))), 3).shape == (2, 12)
+    with pytest.raises(ValueError, match="m = 6 .* not a multiple of pack = 4"):
+        minibatch.pack(t64(numpy.zeros((6, 2))), 4)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_packed_D_sees_m_over_pack_examples_of_pack_times_dim(k):
+    seen = []
+
+    def D(x):
+        seen.append(x.shape)
+        return F.sum(x, axis=1)
+
+    out = minibatch.Packed(D, k)(t64(numpy.ones((8, 2))))
+    assert seen == [(8 // k, 2 * k)] and out.shape == (8 // k,)
+    setup = variants.build(f"pacgan{k}", toy.ring(), mg.Generator(0), steps=5, m=16, hidden=8)
+    assert setup.D.D[0].in_features == 2 * k
+    assert setup.D(toy.ring()(mg.Generator(1), 16)).shape == (16 // k, 1)

@@ -36,7 +36,7 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import losses, noise, penalty
+from . import losses, minibatch, noise, penalty
 from .algorithm import GAN
 
 #: name -> builder, in registration order
@@ -233,6 +233,46 @@ def instance_noise(p_data, generator, *, steps, m=256, hidden=128):
     setup.D = noise.InstanceNoise(setup.D, schedule, generator)
     setup.gan_kwargs["schedules"] = setup.gan_kwargs["schedules"] + [schedule]
     return setup
+
+
+@register("minibatch_discrimination")
+def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, kernels=8, kernel_dims=4):
+    """Minibatch discrimination (Salimans et al. 2016, section 3.2): before its output layer D appends
+    o(x_i)_b = sum_j exp(-||M_{i,b} - M_{j,b}||_1), B = 8 kernels of C = 4 dimensions, to each example's
+    features, so it can tell a collapsed minibatch from a diverse one (minigan/gan/minibatch.py)."""
+    dim = _dim(p_data)
+    G = mlp_G(generator, dim, hidden)
+    D = nn.Sequential(*mlp_D_body(generator, dim, hidden),
+                      minibatch.MinibatchDiscrimination(hidden, kernels, kernel_dims, generator=generator),
+                      nn.Linear(hidden + kernels, 1, generator=generator))
+    opt_D, opt_G, schedules = adam_pair(G, D, steps)
+    return Setup("minibatch_discrimination", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
+
+
+def _pacgan(pack, p_data, generator, steps, m, hidden):
+    """PacGAN (Lin et al. 2018): D decides on packs of ``pack`` examples concatenated into one input."""
+    dim = _dim(p_data)
+    if m % pack:
+        raise ValueError(f"variants: pacgan{pack} needs a minibatch size m divisible by {pack}, got m = {m}")
+    G = mlp_G(generator, dim, hidden)
+    D = minibatch.Packed(mlp_D(generator, pack * dim, hidden), pack)
+    opt_D, opt_G, schedules = adam_pair(G, D, steps)
+    return Setup(f"pacgan{pack}", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
+
+
+@register("pacgan2")
+def pacgan2(p_data, generator, *, steps, m=256, hidden=128):
+    """PacGAN2 (Lin et al. 2018): the vanilla GAN with D deciding on pairs of examples, input 2 * dim
+    (minigan/gan/minibatch.py, Packed); m / 2 decisions per minibatch."""
+    return _pacgan(2, p_data, generator, steps, m, hidden)
+
+
+@register("pacgan4")
+def pacgan4(p_data, generator, *, steps, m=256, hidden=128):
+    """PacGAN4 (Lin et al. 2018): as pacgan2 with packs of four (the paper's best row on the 25-grid)."""
+    return _pacgan(4, p_data, generator, steps, m, hidden)
 
 
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]
