@@ -232,3 +232,70 @@ def test_packed_D_sees_m_over_pack_examples_of_pack_times_dim(k):
     setup = variants.build(f"pacgan{k}", toy.ring(), mg.Generator(0), steps=5, m=16, hidden=8)
     assert setup.D.D[0].in_features == 2 * k
     assert setup.D(toy.ring()(mg.Generator(1), 16)).shape == (16 // k, 1)
+
+
+# -- virtual batch normalisation -------------------------------------------------------------------------
+def vbn_reference_numpy(h, h_ref, gamma, beta, eps):
+    axes = (0,) + tuple(range(2, h.ndim))
+    shape = (1, -1) + (1,) * (h.ndim - 2)
+    mu, var = h_ref.mean(axis=axes, keepdims=True), h_ref.var(axis=axes, keepdims=True)
+    return (h - mu) / numpy.sqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 2)])
+def test_vbn_normalises_with_the_reference_statistics(shape):
+    rng = numpy.random.default_rng(RNG_SEED)
+    layer = nn.VirtualBatchNorm(3, eps=1e-5, dtype=numpy.float64)
+    layer.weight.data[:] = rng.uniform(0.5, 2.0, 3)
+    layer.bias.data[:] = rng.standard_normal(3)
+    h_ref = 3.0 + 2.0 * rng.standard_normal((7,) + shape[1:])
+    h = rng.standard_normal(shape)
+    layer.reference(t64(h_ref))
+    expected = vbn_reference_numpy(h, h_ref, layer.weight.numpy(), layer.bias.numpy(), 1e-5)
+    numpy.testing.assert_allclose(layer(t64(h)).numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_vbn_output_for_an_example_ignores_the_rest_of_its_batch():
+    rng = numpy.random.default_rng(RNG_SEED)
+    gen = mg.Generator(0)
+
+    def net(norm):
+        return nn.Sequential(nn.Linear(3, 4, generator=mg.Generator(0), dtype=numpy.float64), norm, nn.ReLU(),
+                             nn.Linear(4, 2, generator=mg.Generator(1), dtype=numpy.float64))
+
+    G = nn.ReferenceBatch(net(nn.VirtualBatchNorm(4, dtype=numpy.float64)), gen.normal((16, 3), dtype=numpy.float64))
+    x = t64(rng.standard_normal((6, 3)))
+    whole = G(x).numpy()
+    for i in range(6):
+        numpy.testing.assert_allclose(G(x[i:i + 1]).numpy()[0], whole[i], rtol=1e-12, atol=1e-14)
+    shuffled = G(t64(numpy.concatenate([x.numpy()[:1], rng.standard_normal((9, 3))]))).numpy()
+    numpy.testing.assert_allclose(shuffled[0], whole[0], rtol=1e-12, atol=1e-14)
+    bn = net(nn.BatchNorm1d(4, dtype=numpy.float64))           # ordinary batch norm does depend on the batch
+    assert not numpy.allclose(bn(x[0:2]).numpy()[0], bn(x).numpy()[0])
+    G2 = nn.ReferenceBatch(G.net, gen.normal((16, 3), dtype=numpy.float64))
+    assert not numpy.allclose(G2(x).numpy(), whole)            # another reference batch, other statistics
+
+
+def test_vbn_gradcheck_through_input_reference_and_affine():
+    rng = numpy.random.default_rng(RNG_SEED)
+    layer = nn.VirtualBatchNorm(3, dtype=numpy.float64)
+
+    def fn(h, h_ref, gamma, beta):
+        saved = dict(layer._parameters)
+        layer._parameters["weight"], layer._parameters["bias"] = gamma, beta
+        try:
+            layer.reference(h_ref)
+            return layer(h)
+        finally:
+            layer._parameters.update(saved)
+
+    args = [t64(rng.standard_normal((4, 3)), True), t64(rng.standard_normal((6, 3)), True),
+            t64(rng.uniform(0.5, 2.0, 3), True), t64(rng.standard_normal(3), True)]
+    assert mg.gradcheck(fn, args)
+
+
+def test_vbn_refuses_an_input_before_a_reference_batch():
+    with pytest.raises(RuntimeError, match=r"VirtualBatchNorm\(3\): no reference batch"):
+        nn.VirtualBatchNorm(3)(mg.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"VirtualBatchNorm\(3\): expected input \(N, 3\)"):
+        nn.VirtualBatchNorm(3).reference(mg.zeros((2, 4)))

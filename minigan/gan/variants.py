@@ -275,4 +275,20 @@ def pacgan4(p_data, generator, *, steps, m=256, hidden=128):
     return _pacgan(4, p_data, generator, steps, m, hidden)
 
 
+@register("vbn")
+def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, n_ref=128):
+    """Virtual batch normalisation in G (Salimans et al. 2016, section 3.5): each hidden layer of G is
+    normalised with the statistics of a reference batch z_ref of n_ref = 128 noise vectors drawn once at
+    the start (minigan/nn/virtual_batchnorm.py), so G(z_i) does not depend on the rest of its minibatch."""
+    dim = _dim(p_data)
+    p_z = toy.NormalNoise(DIM_Z)
+    net = nn.Sequential(nn.Linear(DIM_Z, hidden, generator=generator), nn.VirtualBatchNorm(hidden), nn.ReLU(),
+                        nn.Linear(hidden, hidden, generator=generator), nn.VirtualBatchNorm(hidden), nn.ReLU(),
+                        nn.Linear(hidden, dim, generator=generator))
+    G = nn.ReferenceBatch(net, p_z(generator, n_ref))
+    D = mlp_D(generator, dim, hidden)
+    opt_D, opt_G, schedules = adam_pair(G, D, steps)
+    return Setup("vbn", G, D, opt_D, opt_G, p_z, p_data, dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
+
+
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]

@@ -13,3 +13,4 @@ from .maxout import Maxout  # noqa: F401
 from .module import Module, ModuleList, Parameter, Sequential  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d  # noqa: F401
 from .shape import Flatten, Unflatten  # noqa: F401
+from .virtual_batchnorm import ReferenceBatch, VirtualBatchNorm  # noqa: F401
