@@ -15,7 +15,7 @@ import minigan as mg
 from minigan import functional as F
 from minigan import nn
 from minigan.data import toy
-from minigan.gan import minibatch, noise, penalty, variants
+from minigan.gan import ebgan, minibatch, noise, penalty, variants
 
 RNG_SEED = 1234
 
@@ -299,3 +299,58 @@ def test_vbn_refuses_an_input_before_a_reference_batch():
         nn.VirtualBatchNorm(3)(mg.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"VirtualBatchNorm\(3\): expected input \(N, 3\)"):
         nn.VirtualBatchNorm(3).reference(mg.zeros((2, 4)))
+
+
+# -- EBGAN --------------------------------------------------------------------------------------------------
+def pulling_away_loop(S):
+    n = len(S)
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                total += (S[i] @ S[j] / (numpy.linalg.norm(S[i]) * numpy.linalg.norm(S[j]))) ** 2
+    return total / (n * (n - 1))
+
+
+def test_pulling_away_term_against_its_formula():
+    S = numpy.random.default_rng(RNG_SEED).standard_normal((6, 4))
+    assert ebgan.pulling_away(t64(S)).item() == pytest.approx(pulling_away_loop(S), rel=1e-10)
+
+
+def test_pulling_away_is_zero_for_orthogonal_rows_and_one_for_parallel_rows():
+    Q = numpy.linalg.qr(numpy.random.default_rng(0).standard_normal((5, 5)))[0] * [[1.0], [2.0], [0.5], [3.0], [1.5]]
+    assert ebgan.pulling_away(t64(Q)).item() == pytest.approx(0.0, abs=1e-12)
+    parallel = numpy.outer([1.0, -2.0, 3.0, 0.5], [0.3, 0.4, 1.2])
+    assert ebgan.pulling_away(t64(parallel)).item() == pytest.approx(1.0, rel=1e-10)
+
+
+def test_pulling_away_gradcheck():
+    S = t64(numpy.random.default_rng(RNG_SEED).standard_normal((5, 3)), True)
+    assert mg.gradcheck(ebgan.pulling_away, [S])
+
+
+def test_autoencoder_energy_is_the_per_example_reconstruction_mse():
+    gen = mg.Generator(0)
+    enc = nn.Linear(2, 3, generator=gen, dtype=numpy.float64)
+    dec = nn.Linear(3, 2, generator=gen, dtype=numpy.float64)
+    D = ebgan.AutoencoderD(enc, dec)
+    x = numpy.random.default_rng(1).standard_normal((4, 2))
+    rec = (x @ enc.weight.numpy().T + enc.bias.numpy()) @ dec.weight.numpy().T + dec.bias.numpy()
+    numpy.testing.assert_allclose(D(t64(x)).numpy(), ((rec - x) ** 2).mean(axis=1), rtol=1e-12)
+    assert D.last_code.shape == (4, 3)
+
+
+def test_ebgan_losses_margin_and_pt():
+    gen = mg.Generator(0)
+    D = ebgan.AutoencoderD(nn.Linear(2, 3, generator=gen, dtype=numpy.float64),
+                           nn.Linear(3, 2, generator=gen, dtype=numpy.float64))
+    g_loss, d_loss = ebgan.ebgan_losses(D, margin=2.0, pt_weight=0.5)
+    fake = t64(numpy.random.default_rng(2).standard_normal((5, 2)))
+    e = D(fake)
+    expected = e.numpy().mean() + 0.5 * pulling_away_loop(D.last_code.numpy())
+    assert g_loss(e).item() == pytest.approx(expected, rel=1e-10)
+    real_e, fake_e = t64([0.1, 0.3]), t64([1.0, 3.0])
+    assert d_loss(real_e, fake_e).item() == pytest.approx(0.2 + (1.0 + 0.0) / 2)   # [2 - 1]^+ and [2 - 3]^+ = 0
+    D(fake)
+    with pytest.raises(RuntimeError, match="ebgan_g_loss_pt: fake_energy must be the output of D's latest call"):
+        g_loss(e)

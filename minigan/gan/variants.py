@@ -36,7 +36,7 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import losses, minibatch, noise, penalty
+from . import ebgan, losses, minibatch, noise, penalty
 from .algorithm import GAN
 
 #: name -> builder, in registration order
@@ -289,6 +289,30 @@ def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, n_ref=128
     D = mlp_D(generator, dim, hidden)
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
     return Setup("vbn", G, D, opt_D, opt_G, p_z, p_data, dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
+
+
+def _second_moment(p_data, default=1.0):
+    """E x_j^2 per coordinate of a mixture: the energy (MSE) of an autoencoder that outputs 0."""
+    c = getattr(p_data, "centers", None)
+    return default if c is None else float((c ** 2).mean() + getattr(p_data, "std", 0.0) ** 2)
+
+
+@register("ebgan")
+def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, code=8, pt_weight=0.1):
+    """EBGAN-PT (Zhao, Mathieu and LeCun 2017): D is an autoencoder (dim -> hidden -> hidden -> code = 8,
+    code -> hidden -> dim) whose energy D(x) is its reconstruction MSE; L_D = E_x D(x) + E_z [m - D(G(z))]^+,
+    L_G = E_z D(G(z)) + 0.1 f_PT (the pulling-away term, minigan/gan/ebgan.py). The margin m is the
+    data's per-coordinate second moment (0.5 on the ring, 8 on the grid): the energy of reconstructing 0."""
+    dim = _dim(p_data)
+    G = mlp_G(generator, dim, hidden)
+    enc = nn.Sequential(*mlp_D_body(generator, dim, hidden), nn.Linear(hidden, code, generator=generator))
+    dec = nn.Sequential(nn.Linear(code, hidden, generator=generator), nn.LeakyReLU(0.2),
+                        nn.Linear(hidden, dim, generator=generator))
+    D = ebgan.AutoencoderD(enc, dec)
+    g_loss, d_loss = ebgan.ebgan_losses(D, margin=_second_moment(p_data), pt_weight=pt_weight)
+    opt_D, opt_G, schedules = adam_pair(G, D, steps)
+    return Setup("ebgan", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
+                 dict(k=1, m=m, g_loss=g_loss, d_loss=d_loss, d_output="raw", schedules=schedules))
 
 
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]
