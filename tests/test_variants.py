@@ -15,7 +15,7 @@ import minigan as mg
 from minigan import functional as F
 from minigan import nn
 from minigan.data import toy
-from minigan.gan import ebgan, minibatch, noise, penalty, variants
+from minigan.gan import conditional, ebgan, minibatch, noise, penalty, variants
 
 RNG_SEED = 1234
 
@@ -354,3 +354,50 @@ def test_ebgan_losses_margin_and_pt():
     D(fake)
     with pytest.raises(RuntimeError, match="ebgan_g_loss_pt: fake_energy must be the output of D's latest call"):
         g_loss(e)
+
+
+# -- conditional GAN -------------------------------------------------------------------------------------
+def test_one_hot_codes_and_label_validation():
+    code = conditional.one_hot(numpy.array([2, 0, 1, 2]), 3).numpy()
+    numpy.testing.assert_array_equal(code, numpy.eye(3)[[2, 0, 1, 2]])
+    assert conditional.one_hot(mg.Tensor(numpy.array([1, 1])), 2, dtype=numpy.float64).dtype == numpy.float64
+    with pytest.raises(ValueError, match=r"one_hot: labels y must lie in \[0, 3\), got values from 0 to 3"):
+        conditional.one_hot(numpy.array([0, 3]), 3)
+    with pytest.raises(ValueError, match=r"one_hot: labels y must lie in \[0, 3\), got values from -1"):
+        conditional.one_hot(numpy.array([-1, 2]), 3)
+    with pytest.raises(TypeError, match="one_hot: labels y must be integers, got dtype float64"):
+        conditional.one_hot(numpy.array([0.0, 1.0]), 3)
+    with pytest.raises(ValueError, match=r"one_hot: labels y must have shape \(m,\), got \(2, 1\)"):
+        conditional.one_hot(numpy.array([[0], [1]]), 3)
+    with pytest.raises(ValueError, match="one_hot: n_classes must be a positive integer"):
+        conditional.one_hot(numpy.array([0]), 0)
+
+
+def test_conditional_players_see_the_label_concatenated():
+    seen = []
+
+    def net(h):
+        seen.append(h.numpy())
+        return F.sum(h, axis=1)
+
+    D = conditional.ConditionalD(net, 3)
+    x = t64([[0.5, -1.0], [2.0, 3.0]])
+    D((x, numpy.array([2, 0])))
+    numpy.testing.assert_array_equal(seen[-1], [[0.5, -1.0, 0, 0, 1], [2.0, 3.0, 1, 0, 0]])
+    G = conditional.ConditionalG(lambda h: h[:, :2] * 2.0, 3)
+    out, y = G(x, numpy.array([1, 1]))
+    numpy.testing.assert_array_equal(out.numpy(), 2.0 * x.numpy())
+    assert list(y) == [1, 1]
+    with pytest.raises(ValueError, match=r"ConditionalD: labels y must have shape \(2,\) to match the batch"):
+        D(x, numpy.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="ConditionalG: this network is conditional"):
+        G(x)
+
+
+def test_labelled_mixture_draws_each_x_near_its_labels_center():
+    p = conditional.labelled_mixture(toy.ring())
+    x, y = p(mg.Generator(0), 500)
+    assert p.n_classes == 8 and set(numpy.unique(y)) == set(range(8))
+    assert numpy.abs(x.numpy() - p.centers[y]).max() < 6 * p.std      # 6 std: no draw of 1,000 gets that far
+    z, yz = conditional.LabelledNoise(toy.NormalNoise(2), 8)(mg.Generator(0), 100)
+    assert z.shape == (100, 2) and yz.shape == (100,) and yz.min() >= 0 and yz.max() < 8

@@ -36,7 +36,7 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import ebgan, losses, minibatch, noise, penalty
+from . import conditional, ebgan, losses, minibatch, noise, penalty
 from .algorithm import GAN
 
 #: name -> builder, in registration order
@@ -68,9 +68,13 @@ class Setup:
                             generator=generator, **self.gan_kwargs)
 
     def generate(self, generator, n) -> numpy.ndarray:
-        """n samples G(z), z ~ p_z, as a float64 NumPy array (no graph recorded)."""
+        """n samples G(z), z ~ p_z, as a float64 NumPy array (no graph recorded); of a conditional G's
+        labelled samples (x, y), the x."""
         with no_grad():
-            return self.G(self.sample_z(generator, n)).numpy().astype(numpy.float64)
+            out = self.G(self.sample_z(generator, n))
+        if isinstance(out, tuple):
+            out = out[0]
+        return out.numpy().astype(numpy.float64)
 
 
 def register(name, builder=None):
@@ -313,6 +317,21 @@ def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, code=8, pt_weight=0
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
     return Setup("ebgan", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
                  dict(k=1, m=m, g_loss=g_loss, d_loss=d_loss, d_output="raw", schedules=schedules))
+
+
+@register("conditional")
+def conditional_gan(p_data, generator, *, steps, m=256, hidden=128):
+    """Conditional GAN (Mirza and Osindero 2014) told which mode each example comes from: y = the
+    mixture component, one-hot, concatenated to z and to D's input (minigan/gan/conditional.py); y is
+    uniform in G's samples. It uses labels that no other variant gets, so its coverage is a supervised
+    reference, not a row to compare with the unsupervised ones. Needs a mixture (centers, std)."""
+    data = conditional.labelled_mixture(p_data)
+    K, dim = data.n_classes, data.dim
+    G = conditional.ConditionalG(mlp_G(generator, dim, hidden, dim_z=DIM_Z + K), K)
+    D = conditional.ConditionalD(mlp_D(generator, dim + K, hidden), K)
+    opt_D, opt_G, schedules = adam_pair(G, D, steps)
+    return Setup("conditional", G, D, opt_D, opt_G, conditional.LabelledNoise(toy.NormalNoise(DIM_Z), K), data,
+                 dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
 
 
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]

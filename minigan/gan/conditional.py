@@ -1,0 +1,153 @@
+"""Conditional GANs (Mirza and Osindero 2014, "Conditional generative adversarial nets").
+
+Both players are given extra information y -- here a class label -- so that G learns the
+conditional density p_g(x | y) and D judges labelled examples (x, y):
+
+    min_G max_D  E_{(x, y) ~ p_data} log D(x | y) + E_{z ~ p_z, y ~ p(y)} log(1 - D(G(z | y) | y)).
+
+The label enters the simplest way the paper describes: its one-hot code is concatenated to G's
+input z and to D's input x (an MLP's first layer then sees dim + n_classes inputs).
+
+A labelled example travels as a pair (x, y), as in minigan/models/dcgan.py: the noise sampler
+returns (z, y), G returns (G(z | y), y) -- what a conditional G produces is a labelled sample --
+and D takes (x, y). Algorithm 1 (minigan/gan/algorithm.py, class GAN) then runs the conditional
+game unchanged:
+
+    G = ConditionalG(mlp taking 2 + K inputs, K);  D = ConditionalD(mlp taking 2 + K inputs, K)
+    GAN(G, D, opt_D, opt_G, LabelledNoise(NormalNoise(2), K), labelled_mixture(toy.ring()), ...)
+
+Labels y are integer arrays (NumPy, or integer Tensors), shape (m,), values in [0, K).
+"""
+from __future__ import annotations
+
+import numpy
+
+from .. import backend
+from .. import functional as F
+from ..autograd import Tensor
+from ..nn.module import Module
+from ..random import Generator
+
+
+def check_labels(where, y, n_classes, m=None) -> numpy.ndarray:
+    """y as a host int64 array of shape (m,) with values in [0, n_classes); a clear error otherwise."""
+    raw = numpy.asarray(backend.as_numpy(y.data) if isinstance(y, Tensor) else y)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"{where}: labels y must be integers, got dtype {raw.dtype}")
+    if raw.ndim != 1 or (m is not None and raw.shape[0] != m):
+        want = f"({m},) to match the batch" if m is not None else "(m,)"
+        raise ValueError(f"{where}: labels y must have shape {want}, got {raw.shape}")
+    if raw.size and (raw.min() < 0 or raw.max() >= n_classes):
+        raise ValueError(f"{where}: labels y must lie in [0, {n_classes}), got values from {raw.min()} to {raw.max()}")
+    return raw.astype(numpy.int64)
+
+
+def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None) -> Tensor:
+    """The (m, n_classes) one-hot code of integer labels y: row i has a 1 in column y_i, 0 elsewhere."""
+    if int(n_classes) != n_classes or n_classes < 1:
+        raise ValueError(f"one_hot: n_classes must be a positive integer, got {n_classes!r}")
+    labels = check_labels("one_hot", y, int(n_classes))
+    code = numpy.zeros((len(labels), int(n_classes)), dtype=dtype)
+    code[numpy.arange(len(labels)), labels] = 1
+    return Tensor(backend.to_backend(code, backend_name or backend.default_backend()))
+
+
+def _pair(where, x, y):
+    if y is None and isinstance(x, (tuple, list)):
+        if len(x) != 2:
+            raise ValueError(f"{where}: expected a labelled pair (x, y), got a sequence of {len(x)}")
+        x, y = x
+    if y is None:
+        raise ValueError(f"{where}: this network is conditional; pass (x, y) or x and labels y")
+    if not isinstance(x, Tensor) or x.ndim != 2:
+        raise ValueError(f"{where}: expected x of shape (m, features), got {getattr(x, 'shape', type(x).__name__)}")
+    return x, y
+
+
+def with_labels(where, x, y, n_classes) -> Tensor:
+    """[x, one_hot(y)]: the input of a conditional network's first layer, shape (m, features + n_classes)."""
+    labels = check_labels(where, y, n_classes, x.shape[0])
+    return F.concatenate([x, one_hot(labels, n_classes, x.dtype, x.backend)], axis=1)
+
+
+class ConditionalG(Module):
+    """G(z | y): net([z, one_hot(y)]), returned as the labelled sample (x, y).
+
+    net: a Module taking z_dim + n_classes inputs. Call G((z, y)) (what LabelledNoise draws) or G(z, y).
+    """
+
+    def __init__(self, net, n_classes):
+        super().__init__()
+        if int(n_classes) != n_classes or n_classes < 1:
+            raise ValueError(f"ConditionalG: n_classes must be a positive integer, got {n_classes!r}")
+        self.net, self.n_classes = net, int(n_classes)
+
+    def forward(self, z, y=None):
+        z, y = _pair("ConditionalG", z, y)
+        return self.net(with_labels("ConditionalG", z, y, self.n_classes)), y
+
+
+class ConditionalD(Module):
+    """D(x | y): net([x, one_hot(y)]), one logit per labelled example. Call D((x, y)) or D(x, y)."""
+
+    def __init__(self, net, n_classes):
+        super().__init__()
+        if int(n_classes) != n_classes or n_classes < 1:
+            raise ValueError(f"ConditionalD: n_classes must be a positive integer, got {n_classes!r}")
+        self.net, self.n_classes = net, int(n_classes)
+
+    def forward(self, x, y=None):
+        x, y = _pair("ConditionalD", x, y)
+        return self.net(with_labels("ConditionalD", x, y, self.n_classes))
+
+
+class LabelledNoise:
+    """(z, y): z from the prior ``p_z`` and y uniform over n_classes (or drawn from ``probs``), both
+    from the run's Generator: the conditional version of p_z for Algorithm 1's ``sample_z``."""
+
+    def __init__(self, p_z, n_classes, probs=None):
+        if int(n_classes) != n_classes or n_classes < 1:
+            raise ValueError(f"LabelledNoise: n_classes must be a positive integer, got {n_classes!r}")
+        self.p_z, self.n_classes = p_z, int(n_classes)
+        if probs is not None:
+            probs = numpy.asarray(probs, dtype=numpy.float64)
+            if probs.shape != (self.n_classes,) or probs.min() < 0 or abs(probs.sum() - 1.0) > 1e-9:
+                raise ValueError(f"LabelledNoise: probs must be {self.n_classes} non-negative numbers summing to 1, "
+                                 f"got {probs}")
+        self.probs = probs
+
+    def __call__(self, generator, m):
+        if not isinstance(generator, Generator):
+            raise TypeError(f"LabelledNoise: the first argument must be a minigan.Generator, "
+                            f"got {type(generator).__name__}")
+        z = self.p_z(generator, m)
+        y = generator.np.choice(self.n_classes, size=int(m), p=self.probs)
+        return z, y
+
+
+class labelled_mixture:  # noqa: N801 - used like a function: labelled_mixture(toy.ring())
+    """p_data of a Gaussian mixture (minigan/data/toy.py) as labelled pairs (x, y), y = the component.
+
+    ``labelled_mixture(mixture)(generator, m)`` draws y uniformly, then x = c_y + std * N(0, I).
+    ``n_classes`` is the number of components; ``centers``, ``std`` and ``dim`` are the mixture's.
+    """
+
+    def __init__(self, mixture):
+        if not (hasattr(mixture, "centers") and hasattr(mixture, "std")):
+            raise TypeError(f"labelled_mixture: expected a toy.GaussianMixture, got {type(mixture).__name__}")
+        self.mixture = mixture
+        self.centers, self.std, self.dim = mixture.centers, mixture.std, mixture.centers.shape[1]
+        self.n_classes = len(mixture.centers)
+
+    def __call__(self, generator, m):
+        if not isinstance(generator, Generator):
+            raise TypeError(f"labelled_mixture: the first argument must be a minigan.Generator, "
+                            f"got {type(generator).__name__}")
+        y = generator.np.integers(0, self.n_classes, size=int(m))
+        x = self.centers[y] + generator.np.normal(0.0, self.std, size=(int(m), self.dim))
+        dtype = getattr(self.mixture, "dtype", numpy.float32)
+        return Tensor(backend.to_backend(x.astype(dtype), backend.default_backend())), y
+
+
+__all__ = ["check_labels", "one_hot", "with_labels", "ConditionalG", "ConditionalD", "LabelledNoise",
+           "labelled_mixture"]
