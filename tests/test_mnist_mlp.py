@@ -1,0 +1,174 @@
+"""The GAN paper's MNIST model (minigan/models/paper_mlp.py) and its demo (demos/mnist_mlp.py)."""
+import importlib.util
+import json
+import math
+import os
+
+import numpy
+import pytest
+
+import minigan as mg
+from minigan.data import load_mnist
+from minigan import nn
+from minigan.models import paper_mlp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location("mnist_mlp_demo", os.path.join(ROOT, "demos", "mnist_mlp.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def linear_count(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+# -- the model ------------------------------------------------------------------------------------
+def test_generator_shapes_range_and_parameter_count():
+    G = paper_mlp.generator(mg.Generator(0))
+    z = paper_mlp.noise_prior()(mg.Generator(1), 7)
+    assert z.shape == (7, 100)
+    assert float(z.numpy().min()) >= -math.sqrt(3) and float(z.numpy().max()) <= math.sqrt(3)
+    x = G(z).numpy()
+    assert x.shape == (7, 784) and x.dtype == numpy.float32
+    assert x.min() > 0 and x.max() < 1  # a sigmoid output
+    expected = linear_count(100, 1200) + linear_count(1200, 1200) + linear_count(1200, 784)
+    assert paper_mlp.parameter_count(G) == expected
+    kinds = [type(m).__name__ for m in G]
+    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear", "Sigmoid"]
+
+
+def test_discriminator_shapes_maxout_layout_and_parameter_count():
+    D = paper_mlp.discriminator(mg.Generator(0))
+    out = D(mg.tensor(numpy.random.default_rng(0).random((5, 784), dtype=numpy.float32)))
+    assert out.shape == (5, 1)
+    maxouts = [m for m in D if isinstance(m, nn.Maxout)]
+    assert [(m.in_features, m.out_features, m.pieces) for m in maxouts] == [(784, 240, 5), (240, 240, 5)]
+    expected = linear_count(784, 240 * 5) + linear_count(240, 240 * 5) + linear_count(240, 1)
+    assert paper_mlp.parameter_count(D) == expected
+
+
+def test_initialisation_follows_the_irange_convention():
+    """Weights U(-irange, irange): inside the range, with the uniform's std irange/sqrt(3); biases 0."""
+    G, D = paper_mlp.generator(mg.Generator(0)), paper_mlp.discriminator(mg.Generator(0))
+    for net, irange in ((G, paper_mlp.G_IRANGE), (D, paper_mlp.D_IRANGE)):
+        for name, p in net.named_parameters():
+            a = p.numpy()
+            if name.endswith("bias"):
+                assert not a.any(), name
+            else:
+                assert numpy.abs(a).max() <= irange
+                # std of n >= 240 uniform draws: relative SE about 1/sqrt(n) * 0.45 < 3%, allow 10%
+                assert abs(a.std() / (irange / math.sqrt(3)) - 1) < 0.1, name
+
+
+def test_output_bias_from_marginals_gives_the_mean_image():
+    images = numpy.random.default_rng(0).random((50, 784)) ** 3
+    images[:, :10] = 0.0  # a border pixel that is always off: clipped, not -inf
+    b = paper_mlp.sigmoid_bias_from_marginals(images)
+    assert numpy.isfinite(b).all()
+    p = 1 / (1 + numpy.exp(-b.astype(numpy.float64)))
+    numpy.testing.assert_allclose(p[10:], images.mean(axis=0)[10:], rtol=1e-5)
+    numpy.testing.assert_allclose(p[:10], paper_mlp.MARGINAL_CLIP, rtol=1e-3)
+    G = paper_mlp.generator(mg.Generator(0), output_bias=b)
+    numpy.testing.assert_array_equal(G[4].bias.numpy(), b)
+    with pytest.raises(ValueError, match="sigmoid_bias_from_marginals"):
+        paper_mlp.sigmoid_bias_from_marginals(images * 255)
+    with pytest.raises(ValueError, match="output_bias"):
+        paper_mlp.generator(mg.Generator(0), output_bias=b[:10])
+
+
+def test_dropout_keep_rates():
+    """Keep 0.8 on the pixels, 0.5 on both hidden layers; survivors scaled by 1/keep; eval() is deterministic."""
+    D = paper_mlp.discriminator(mg.Generator(0))
+    drops = [m for m in D if isinstance(m, nn.Dropout)]
+    assert [round(1 - m.p, 6) for m in drops] == [0.8, 0.5, 0.5]
+    ones = mg.ones((200, 784))
+    for layer, keep in zip(drops, (0.8, 0.5, 0.5)):
+        y = layer(ones).numpy()
+        kept = y != 0
+        # 156,800 Bernoulli(keep) draws: SE of the rate < 0.0013; 0.01 is over 7 SE
+        assert abs(kept.mean() - keep) < 0.01
+        numpy.testing.assert_allclose(y[kept], 1 / keep, rtol=1e-6)
+    x = mg.tensor(numpy.random.default_rng(1).random((4, 784), dtype=numpy.float32))
+    assert not numpy.array_equal(D(x).numpy(), D(x).numpy())  # fresh masks in training mode
+    D.eval()
+    numpy.testing.assert_array_equal(D(x).numpy(), D(x).numpy())
+
+
+def test_bad_keep_probability_is_refused():
+    with pytest.raises(ValueError, match="keep_hidden"):
+        paper_mlp.discriminator(mg.Generator(0), keep_hidden=0.0)
+
+
+# -- the demo's pieces ----------------------------------------------------------------------------
+def test_shuffled_minibatches_visit_every_image_once_per_epoch_and_resume():
+    demo = load_demo()
+    images = numpy.arange(10, dtype=numpy.float32)[:, None] * numpy.ones((1, 3), dtype=numpy.float32)
+    s = demo.ShuffledMinibatches(images, seed=3)
+    seen = numpy.concatenate([s(None, 4).numpy()[:, 0] for _ in range(5)])  # 20 draws = 2 epochs
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
+    assert not numpy.array_equal(seen[:10], seen[10:])  # a new order each epoch
+    resumed = demo.ShuffledMinibatches(images, seed=3)
+    resumed.drawn = 8
+    numpy.testing.assert_array_equal(numpy.concatenate([resumed(None, 4).numpy()[:, 0] for _ in range(3)]), seen[8:])
+
+
+def mnist_or_skip():
+    try:
+        load_mnist()
+    except Exception as e:  # noqa: BLE001 - any reason the data is unusable
+        pytest.skip(f"MNIST not available: {e}")
+
+
+def test_paper_schedules_after_n_updates(tmp_path):
+    """After n iterations (k = 1): lr = 0.1 / 1.000004^n for both players; momentum 0.5 + 0.2 * epochs / 250."""
+    mnist_or_skip()
+    demo = load_demo()
+    args = demo.parse_args(["--out", str(tmp_path), "--train-size", "200"])  # 2 updates per epoch
+    train_x = demo.to_unit(load_mnist()["train"].images[:200])
+    gan, _ = demo.build(args, train_x)
+    assert gan.opt_D.lr == pytest.approx(0.1) and gan.opt_D.momentum == pytest.approx(0.5)
+    n = 5
+    for _ in range(n):
+        gan.train_step()
+    for opt in (gan.opt_D, gan.opt_G):
+        assert opt.lr == pytest.approx(0.1 / 1.000004**n, rel=1e-12)
+        assert opt.momentum == pytest.approx(0.5 + 0.2 * (n // 2) / 250, rel=1e-12)
+
+
+SMOKE = ["--train-size", "500", "--n-samples", "300", "--n-valid", "100", "--n-test", "200", "--checkpoint-every", "2",
+         "--curve-samples", "200"]
+
+
+def test_demo_smoke_run_writes_metrics_samples_figures_and_resumes_exactly(tmp_path, capsys):
+    """4 iterations straight vs 2 + resume to 4: the same samples; metrics.json has the Table 1 keys."""
+    mnist_or_skip()
+    demo = load_demo()
+    straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+    metrics = demo.main(["--out", straight, "--steps", "4", *SMOKE])
+    demo.main(["--out", split, "--steps", "2", "--no-figures", *SMOKE])
+    demo.main(["--out", split, "--steps", "4", "--resume", "--no-figures", *SMOKE])
+    with open(os.path.join(straight, "metrics.json")) as f:
+        saved = json.load(f)
+    for key in ("parzen_ll", "parzen_se", "sigma", "steps", "wall_seconds"):
+        assert key in saved, key
+    assert saved["steps"] == 4 and saved == json.loads(json.dumps(metrics))
+    assert math.isfinite(saved["parzen_ll"]) and saved["parzen_se"] > 0
+    assert saved["sigma"] in [pytest.approx(s) for s in numpy.logspace(-1, 0, 10)]
+    samples = numpy.load(os.path.join(straight, "samples.npy"))
+    assert samples.shape == (300, 784) and samples.dtype == numpy.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+    for name in ("samples.png", "nearest.png", "interpolation.png", "curves.png", "parzen.png", "checkpoint.npz"):
+        assert os.path.getsize(os.path.join(straight, name)) > 0, name
+    numpy.testing.assert_array_equal(numpy.load(os.path.join(split, "samples.npy")), samples)
+    with open(os.path.join(split, "metrics.json")) as f:
+        resumed = json.load(f)
+    assert resumed["parzen_ll"] == saved["parzen_ll"]
+    assert [p["step"] for p in resumed["parzen_curve"]] == [2, 4]
+    # the evaluation command re-scores the checkpoint to the same figure
+    again = demo.main(["--out", straight, "--evaluate-only", "--no-figures", *SMOKE])
+    assert again["parzen_ll"] == saved["parzen_ll"] and again["steps"] == 4
