@@ -28,10 +28,12 @@ map, ``conv2d_weight(x, g)[o, c, i, j] = sum_{n, y, x'} g[n, o, y, x'] x_pad[n, 
 a single GEMM  g_mat @ im2col(x)^T. Because every backward is built from these three
 Functions, every gradient is again differentiable (gradgradcheck in tests/test_conv.py).
 
-**Layout.** The column matrix is laid out channel-major, (C*kh*kw, N*H'*W'), so the
-whole batch is one GEMM on contiguous arrays. Working "channels first, batch second"
-(C, N, H, W) costs one transposing copy on the way in (fused with the padding) and one on
-the way out; every KH x KW slice of im2col/col2im is then a contiguous block.
+**Layout.** Inside, arrays are kept "batch last": (C, H, W, N), and the column matrix is
+(C*kh*kw, H'*W'*N), so the whole batch is one GEMM on contiguous arrays, and every
+KH x KW slice that im2col copies (or col2im adds) has the batch as its long, contiguous
+innermost axis -- three times faster in NumPy than slices whose innermost axis is a row of
+W' = 7 pixels. The price is one transposing copy on the way in (fused with the padding)
+and one on the way out (benchmarks/bench_layers.py --profile breaks the time down).
 """
 from __future__ import annotations
 
@@ -45,48 +47,48 @@ from .reductions import sum as reduce_sum
 # -- raw-array kernels (no autograd): im2col, col2im and the three GEMM maps --------------------
 
 
-def _pad_channels_first(x, ph, pw, extra_h=0, extra_w=0):
-    """(N, C, H, W) -> (C, N, H + 2ph (+extra_h), W + 2pw (+extra_w)) with a zero border.
+def _to_cHWn(x, ph=0, pw=0, extra_h=0, extra_w=0):
+    """(N, C, H, W) -> (C, H + 2ph (+extra_h), W + 2pw (+extra_w), N), zero border: batch last.
 
-    The transpose to channels-first rides along with the copy the padding makes anyway.
+    The transpose rides along with the copy that padding makes anyway.
     """
     xp = backend.array_module(x)
     N, C, H, W = x.shape
     if ph == pw == extra_h == extra_w == 0:
-        return xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
-    out = xp.zeros((C, N, H + 2 * ph + extra_h, W + 2 * pw + extra_w), dtype=x.dtype)
-    out[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+        return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    out = xp.zeros((C, H + 2 * ph + extra_h, W + 2 * pw + extra_w, N), dtype=x.dtype)
+    out[:, ph:ph + H, pw:pw + W, :] = x.transpose(1, 2, 3, 0)
     return out
 
 
 def _im2col(xc, kh, kw, sh, sw, Ho, Wo):
-    """Patches of a channels-first padded input xc (C, N, Hp, Wp) -> cols (C, kh, kw, N, Ho, Wo).
+    """Patches of a padded batch-last input xc (C, Hp, Wp, N) -> cols (C, kh, kw, Ho, Wo, N).
 
-    cols[c, i, j, n, y, x] = xc[c, n, sh*y + i, sw*x + j]: for each kernel offset (i, j) one
-    strided slice of the input, copied as one contiguous block. Reshaped to
-    (C*kh*kw, N*Ho*Wo), it is the matrix whose columns are the flattened receptive fields.
+    cols[c, i, j, y, x, n] = xc[c, sh*y + i, sw*x + j, n]: for each kernel offset (i, j), one
+    strided slice of the input copied as one block. Reshaped to (C*kh*kw, Ho*Wo*N), it is
+    the matrix whose columns are the flattened receptive fields, one per output pixel.
     """
     xp = backend.array_module(xc)
-    C, N = xc.shape[:2]
-    cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=xc.dtype)
+    C, N = xc.shape[0], xc.shape[3]
+    cols = xp.empty((C, kh, kw, Ho, Wo, N), dtype=xc.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, i, j] = xc[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw]
+            cols[:, i, j] = xc[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
     return cols
 
 
 def _col2im(cols, sh, sw, Hb, Wb):
-    """The adjoint of _im2col: cols (C, kh, kw, N, H, W) -> (C, N, Hb, Wb), overlaps summed.
+    """The adjoint of _im2col: cols (C, kh, kw, H, W, N) -> (C, Hb, Wb, N), overlaps summed.
 
-    out[c, n, sh*y + i, sw*x + j] += cols[c, i, j, n, y, x]; where receptive fields overlap
+    out[c, sh*y + i, sw*x + j, n] += cols[c, i, j, y, x, n]; where receptive fields overlap
     (k > s), several columns add into one pixel.
     """
     xp = backend.array_module(cols)
-    C, kh, kw, N, H, W = cols.shape
-    out = xp.zeros((C, N, Hb, Wb), dtype=cols.dtype)
+    C, kh, kw, H, W, N = cols.shape
+    out = xp.zeros((C, Hb, Wb, N), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + sh * (H - 1) + 1:sh, j:j + sw * (W - 1) + 1:sw] += cols[:, i, j]
+            out[:, i:i + sh * (H - 1) + 1:sh, j:j + sw * (W - 1) + 1:sw, :] += cols[:, i, j]
     return out
 
 
@@ -100,22 +102,21 @@ def _conv_transpose2d_out(H, W, kh, kw, stride, padding, output_padding):
 
 
 def _x_cols(x, kh, kw, stride, padding):
-    """im2col of an NCHW input as the (C*kh*kw, N*Ho*Wo) matrix."""
+    """im2col of an NCHW input as the (C*kh*kw, Ho*Wo*N) matrix."""
     Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], kh, kw, stride, padding)
-    xc = _pad_channels_first(x, *padding)
+    xc = _to_cHWn(x, *padding)
     return _im2col(xc, kh, kw, stride[0], stride[1], Ho, Wo).reshape(x.shape[1] * kh * kw, -1)
 
 
-def _channels_first_matrix(g):
-    """(N, O, H, W) -> the (O, N*H*W) matrix (one transposing copy)."""
-    xp = backend.array_module(g)
-    return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(g.shape[1], -1)
+def _g_mat(g):
+    """(N, O, H, W) -> the (O, H*W*N) matrix, batch last (one transposing copy)."""
+    return _to_cHWn(g).reshape(g.shape[1], -1)
 
 
-def _to_nchw(y_cn, b=None):
-    """(O, N, H, W) channels-first -> contiguous (N, O, H, W), + bias per channel."""
-    xp = backend.array_module(y_cn)
-    y = xp.ascontiguousarray(y_cn.transpose(1, 0, 2, 3))
+def _to_nchw(y, b=None):
+    """(O, H, W, N) batch-last -> contiguous (N, O, H, W), + bias per channel."""
+    xp = backend.array_module(y)
+    y = xp.ascontiguousarray(y.transpose(3, 0, 1, 2))
     if b is not None:
         y += b.reshape(1, -1, 1, 1)  # y is a fresh array: in place is safe
     return y
@@ -128,32 +129,36 @@ class Conv2d(Function):
     """y = conv2d(x, W) + b: cross-correlation, x (N, C, H, W), W (O, C, kh, kw), b (O,).
 
         y[n, o, y, x] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s y + i, s x + j]
-        forward:   Y_mat (O, N*H'*W') = W_mat (O, C*kh*kw) @ im2col(x) (C*kh*kw, N*H'*W')
+        forward:   Y_mat (O, H'*W'*N) = W_mat (O, C*kh*kw) @ im2col(x) (C*kh*kw, H'*W'*N)
 
     Backward, with g = dL/dy:
         dL/dx = conv_transpose2d(g, W)   (the adjoint: <conv2d(x, W), g> = <x, conv_transpose2d(g, W)>)
         dL/dW = conv2d_weight(x, g) = g_mat @ im2col(x)^T      (one GEMM)
         dL/db = sum of g over n, y, x
-    The im2col of x made by forward is handed to the weight gradient, so it is not rebuilt.
+    Unfolded arrays are made once and handed on: forward's im2col(x) goes to dL/dW, and the
+    batch-last g_mat serves both dL/dx and dL/dW (optional params ``cols``, ``x_mat`` below).
     """
 
     def forward(self, x, W, b=None):
         O, C, kh, kw = W.shape
         N = x.shape[0]
         Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], kh, kw, self.stride, self.padding)
-        self.cols = _x_cols(x, kh, kw, self.stride, self.padding)  # kept for dL/dW
-        y = W.reshape(O, -1) @ self.cols  # (O, N*Ho*Wo): one GEMM for the whole batch
-        return _to_nchw(y.reshape(O, N, Ho, Wo), b)
+        if getattr(self, "cols", None) is None:  # unless the caller unfolded x already
+            self.cols = _x_cols(x, kh, kw, self.stride, self.padding)  # kept for dL/dW
+        y = W.reshape(O, -1) @ self.cols  # (O, Ho*Wo*N): one GEMM for the whole batch
+        return _to_nchw(y.reshape(O, Ho, Wo, N), b)
 
     def backward(self, gy):
         x, W = self.inputs[0], self.inputs[1]
         gx = gW = gb = None
+        g_mat = _g_mat(gy.data) if self.needs_grad[0] or self.needs_grad[1] else None
         if self.needs_grad[0]:
             op = _conv2d_output_padding(x.shape, gy.shape, W.shape, self.stride, self.padding)
-            gx = ConvTranspose2d.apply(gy, W, stride=self.stride, padding=self.padding, output_padding=op)
+            gx = ConvTranspose2d.apply(gy, W, stride=self.stride, padding=self.padding, output_padding=op,
+                                       x_mat=g_mat)
         if self.needs_grad[1]:
             gW = Conv2dWeight.apply(x, gy, kernel=W.shape[2:], stride=self.stride, padding=self.padding,
-                                    cols=self.cols)
+                                    cols=self.cols, g_mat=g_mat)
         if len(self.inputs) == 2:
             return gx, gW
         if self.needs_grad[2]:
@@ -167,12 +172,14 @@ class ConvTranspose2d(Function):
     The transpose of conv2d(., W) as a linear map: every input pixel scatters a copy of
     the kernel, scaled by its value, into the output at stride s, and overlaps add:
         y_pad[n, o, s y + i, s x + j] += sum_c x[n, c, y, x] W[c, o, i, j];  y = crop(y_pad, p) + b
-        forward:   cols (C_out*kh*kw, N*H*W) = W_mat^T @ x_mat (C_in, N*H*W);  y = col2im(cols)
+        forward:   cols (C_out*kh*kw, H*W*N) = W_mat^T @ x_mat (C_in, H*W*N);  y = col2im(cols)
 
     Backward, with g = dL/dy:
         dL/dx = conv2d(g, W)        (the adjoint of the adjoint is the map itself)
         dL/dW = conv2d_weight(g, x): dL/dW[c, o, i, j] = sum_{n, y, x} x[n, c, y, x] g_pad[n, o, s y + i, s x + j]
         dL/db = sum of g over n, y, x
+    im2col(g) is made once and serves both dL/dx and dL/dW; x_mat, forward's batch-last x,
+    goes to dL/dW.
     """
 
     def forward(self, x, W, b=None):
@@ -180,20 +187,24 @@ class ConvTranspose2d(Function):
         N, _, H, Wd = x.shape
         (sh, sw), (ph, pw), (oh, ow) = self.stride, self.padding, self.output_padding
         Ho, Wo = _conv_transpose2d_out(H, Wd, kh, kw, self.stride, self.padding, self.output_padding)
-        self.x_mat = _channels_first_matrix(x)  # (C_in, N*H*W), kept for dL/dW
-        cols = W.reshape(Ci, -1).T @ self.x_mat  # (C_out*kh*kw, N*H*W): one GEMM
+        if getattr(self, "x_mat", None) is None:  # unless the caller transposed x already
+            self.x_mat = _g_mat(x)  # (C_in, H*W*N), kept for dL/dW
+        cols = W.reshape(Ci, -1).T @ self.x_mat  # (C_out*kh*kw, H*W*N): one GEMM
         # the full (uncropped) output is (H-1)s + k; output_padding may add rows past it
-        full = _col2im(cols.reshape(Co, kh, kw, N, H, Wd), sh, sw, (H - 1) * sh + kh + oh, (Wd - 1) * sw + kw + ow)
-        return _to_nchw(full[:, :, ph:ph + Ho, pw:pw + Wo], b)
+        full = _col2im(cols.reshape(Co, kh, kw, H, Wd, N), sh, sw, (H - 1) * sh + kh + oh, (Wd - 1) * sw + kw + ow)
+        return _to_nchw(full[:, ph:ph + Ho, pw:pw + Wo, :], b)
 
     def backward(self, gy):
         x, W = self.inputs[0], self.inputs[1]
         gx = gW = gb = None
+        g_cols = None
+        if self.needs_grad[0] or self.needs_grad[1]:
+            g_cols = _x_cols(gy.data, W.shape[2], W.shape[3], self.stride, self.padding)
         if self.needs_grad[0]:
-            gx = Conv2d.apply(gy, W, stride=self.stride, padding=self.padding)
+            gx = Conv2d.apply(gy, W, stride=self.stride, padding=self.padding, cols=g_cols)
         if self.needs_grad[1]:
             gW = Conv2dWeight.apply(gy, x, kernel=W.shape[2:], stride=self.stride, padding=self.padding,
-                                    g_mat=self.x_mat)
+                                    cols=g_cols, g_mat=self.x_mat)
         if len(self.inputs) == 2:
             return gx, gW
         if self.needs_grad[2]:
@@ -205,12 +216,12 @@ class Conv2dWeight(Function):
     """gW = conv2d_weight(x, g): the gradient of conv2d with respect to its weight.
 
         gW[o, c, i, j] = sum_{n, y, x} g[n, o, y, x] x_pad[n, c, s y + i, s x + j]
-        as one GEMM:  gW_mat (O, C*kh*kw) = g_mat (O, N*H'*W') @ im2col(x)^T (N*H'*W', C*kh*kw)
+        as one GEMM:  gW_mat (O, C*kh*kw) = g_mat (O, H'*W'*N) @ im2col(x)^T (H'*W'*N, C*kh*kw)
 
     It is bilinear in (x, g), so with GG = dL/dgW:
         dL/dg = conv2d(x, GG)                (gW pairs with GG exactly as y = conv2d(x, W) pairs with g)
         dL/dx = conv_transpose2d(g, GG)      (the adjoint of x -> conv2d(x, GG))
-    Optional cached arrays: ``cols`` (im2col of x) and ``g_mat`` (g as (O, N*H'*W')).
+    Optional cached arrays: ``cols`` (im2col of x) and ``g_mat`` (g as (O, H'*W'*N)).
     """
 
     def forward(self, x, g):
@@ -220,7 +231,7 @@ class Conv2dWeight(Function):
             cols = _x_cols(x, kh, kw, self.stride, self.padding)
         g_mat = getattr(self, "g_mat", None)
         if g_mat is None:
-            g_mat = _channels_first_matrix(g)
+            g_mat = _g_mat(g)
         return (g_mat @ cols.T).reshape(g.shape[1], x.shape[1], kh, kw)
 
     def backward(self, gg):
