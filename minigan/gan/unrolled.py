@@ -34,6 +34,7 @@ from .. import functional as F
 from ..autograd import Tensor, enable_grad, grad
 from ..nn.module import Module
 from ..optim import SGD, Adam
+from . import variants
 from .algorithm import GAN
 
 
@@ -192,6 +193,17 @@ class UnrolledGAN(GAN):
 
     def config(self) -> dict:
         return {**super().config(), "unroll_steps": self.unroll_steps}
+
+
+# -- the 2-D benchmark's entry (demos/mode_collapse.py; registry in minigan/gan/variants.py) -------------
+@variants.register("unrolled")
+def unrolled_variant(p_data, generator, *, steps, m=256, hidden=128, unroll_steps=5):
+    """Unrolled GAN with K = 5 (Metz et al. 2016, their 2-D mixture experiment): the vanilla
+    variant's networks, losses and Adam, G's loss taken against D after 5 unrolled Adam steps."""
+    setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden)
+    setup.name, setup.gan_cls = "unrolled", UnrolledGAN
+    setup.gan_kwargs["unroll_steps"] = unroll_steps
+    return setup
 
 
 __all__ = ["UnrolledGAN", "parameters_replaced", "sgd_unrolled_step", "adam_unrolled_step"]
