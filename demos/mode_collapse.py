@@ -1,0 +1,268 @@
+"""The mode-collapse table: every GAN variant on the 8-Gaussian ring and the 25-Gaussian grid, over seeds.
+
+    python3 demos/mode_collapse.py --out runs/mode_collapse [--quick] [--variants vanilla,unrolled]
+                                   [--seeds 10] [--steps N] [--workers 2]
+
+Each variant is a builder in the registry minigan/gan/variants.py (plus unrolled and consensus,
+registered by minigan/gan/unrolled.py and minigan/gan/consensus.py); all share G, D, z ~ N(0, I_2),
+the minibatch size m and the number of Algorithm-1 iterations, unless the idea of the variant is
+to change one of them. p_data (minigan/data/toy.py): eight Gaussians of std 0.01 on the unit
+circle; 25 Gaussians of std 0.05 on {-4, -2, 0, 2, 4}^2. After training, 2,500 samples of G are
+scored by minigan.gan.metrics.mode_coverage (VEEGAN's and PacGAN's definitions): a sample is high
+quality within 3 std of its nearest mode, a mode is captured when some high-quality sample is
+nearest to it, and reverse KL = KL(mode histogram of the high-quality samples || uniform).
+
+Writes to --out:
+  runs.jsonl     one line per (seed, dataset, variant) run, appended as runs finish; a rerun with
+                 the same settings skips the runs already there (so an interrupted table resumes)
+  metrics.json   {variant: {"ring": {"modes": {"mean", "se"}, "high_quality": {...},
+                 "reverse_kl": {...}, "n_seeds", "goal_seeds", "cpu_seconds"}, "grid": {...}}, "settings": {...}}
+  table.md       the same as a Markdown table, mean +- standard error over seeds
+  scatter_<variant>.png   G's 2,500 samples of the first seed on the ring and the grid
+
+Runs are ordered seed by seed (every variant's seed 0, then seed 1 ...) so that a table cut short
+holds the same seeds for every variant. --workers N trains N runs at once in separate processes
+(numpy held to one thread each): on 2 cores, 2 workers halve the wall time.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one BLAS thread per worker:
+    os.environ.setdefault(_var, "1")  # with several workers, threads would only fight over the cores
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+import minigan as mg  # noqa: E402
+import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
+import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
+from minigan.data import toy  # noqa: E402
+from minigan.gan import variants  # noqa: E402
+from minigan.gan.metrics import mode_coverage  # noqa: E402
+
+N_EVAL = 2500
+DATASETS = {"ring": toy.ring, "grid": toy.grid}
+STEPS = 3000          # Algorithm-1 iterations per run (see docs/07-variants.md for the time budget)
+M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
+GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with every mode captured
+
+
+def run_one(job):
+    """Train one variant on one dataset from one seed; returns the run's record (and its samples)."""
+    variant, dataset, seed, steps, m, hidden, backend_name = job
+    mg.use_backend(backend_name)
+    p_data = DATASETS[dataset]()
+    gen = mg.Generator(seed)
+    setup = variants.build(variant, p_data, gen, steps=steps, m=m, hidden=hidden)
+    gan = setup.make_gan(gen)
+    t_cpu, t_wall = time.process_time(), time.time()
+    gan.train(steps, progress=False)
+    cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
+    samples = setup.generate(gen, N_EVAL)
+    c = mode_coverage(samples, p_data.centers, p_data.std)
+    record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": steps, "m": m, "hidden": hidden,
+              "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
+              "reverse_kl": c["reverse_kl"], "counts": c["counts"], "cpu_seconds": round(cpu, 2),
+              "wall_seconds": round(wall, 2), "finite": bool(numpy.isfinite(samples).all())}
+    return record, samples
+
+
+def meets_goal(r):
+    """All modes captured, >= 95% high-quality samples and reverse KL <= 0.05 (issue 6's goal)."""
+    return (r["modes"] == r["n_modes"] and r["high_quality"] >= GOAL["high_quality"]
+            and math.isfinite(r["reverse_kl"]) and r["reverse_kl"] <= GOAL["reverse_kl"])
+
+
+def mean_se(values):
+    """Mean and standard error s / sqrt(n) (s with n - 1); nan values (no high-quality sample) are left out."""
+    v = numpy.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=numpy.float64)
+    if v.size == 0:
+        return {"mean": None, "se": None, "n": 0}
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
+    return {"mean": float(v.mean()), "se": se, "n": int(v.size)}
+
+
+def summarise(records, names):
+    out = {}
+    for name in names:
+        out[name] = {}
+        for dataset in DATASETS:
+            rs = sorted((r for r in records if r["variant"] == name and r["dataset"] == dataset),
+                        key=lambda r: r["seed"])
+            if not rs:
+                continue
+            out[name][dataset] = {
+                "modes": mean_se([r["modes"] for r in rs]),
+                "high_quality": mean_se([r["high_quality"] for r in rs]),
+                "reverse_kl": mean_se([r["reverse_kl"] for r in rs]),
+                "n_modes": rs[0]["n_modes"], "n_seeds": len(rs), "seeds": [r["seed"] for r in rs],
+                "goal_seeds": sum(meets_goal(r) for r in rs),
+                "cpu_seconds": mean_se([r["cpu_seconds"] for r in rs])["mean"],
+            }
+    return out
+
+
+def _fmt(stat, scale=1.0, digits=2):
+    if stat["mean"] is None:
+        return "n/a"
+    s = f"{scale * stat['mean']:.{digits}f}"
+    return s + (f" ± {scale * stat['se']:.{digits}f}" if stat["se"] is not None else "")
+
+
+def table_md(summary, settings):
+    lines = [
+        f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}), "
+        f"2,500 samples per run, mean ± standard error over seeds. Goal: every mode, >= 95% high quality, "
+        "reverse KL <= 0.05 (the `goal` column counts the seeds that meet it).",
+        "",
+        "| variant | ring modes (/8) | ring high quality % | ring reverse KL | ring goal | grid modes (/25) "
+        "| grid high quality % | grid reverse KL | grid goal | CPU s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, per in summary.items():
+        cells = [name]
+        cpu = []
+        for dataset in DATASETS:
+            s = per.get(dataset)
+            if s is None:
+                cells += ["-"] * 4
+                continue
+            cells += [_fmt(s["modes"], digits=1), _fmt(s["high_quality"], 100.0, 1), _fmt(s["reverse_kl"], digits=3),
+                      f"{s['goal_seeds']}/{s['n_seeds']}"]
+            cpu.append(s["cpu_seconds"])
+        cells.append(f"{numpy.mean(cpu):.0f}" if cpu else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def scatter(path, name, panels):
+    """One figure per variant: G's samples (blue) over the modes (red crosses), ring left, grid right."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.3))
+    for ax, (dataset, samples, record) in zip(numpy.atleast_1d(axes), panels):
+        centers = DATASETS[dataset]().centers
+        lim = 1.4 * float(numpy.abs(centers).max())
+        ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue")
+        ax.scatter(centers[:, 0], centers[:, 1], s=30, marker="x", color="red")
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(f"{dataset}, seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
+                     f"{100 * record['high_quality']:.0f}% HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
+    fig.suptitle(name, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="directory for table.md, metrics.json, runs.jsonl, figures")
+    ap.add_argument("--quick", action="store_true", help="2 seeds instead of 10")
+    ap.add_argument("--variants", default=None, help="comma-separated names (default: every registered variant)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per variant and dataset (default 10; --quick 2)")
+    ap.add_argument("--seed", type=int, default=0, help="the first seed (seeds are seed, seed + 1, ...)")
+    ap.add_argument("--steps", type=int, default=STEPS, help=f"Algorithm-1 iterations per run (default {STEPS})")
+    ap.add_argument("--m", type=int, default=M, help=f"minibatch size (default {M})")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden width of G and D (default {HIDDEN})")
+    ap.add_argument("--datasets", default="ring,grid", help="comma-separated subset of ring,grid")
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="runs trained at once")
+    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    args = ap.parse_args(argv)
+    args.seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    names = variants.names() if args.variants is None else [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in names if v not in variants.VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; registered: {', '.join(variants.names())}")
+    args.names = names
+    args.dataset_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    if not args.dataset_names or any(d not in DATASETS for d in args.dataset_names):
+        ap.error(f"--datasets must name some of {', '.join(DATASETS)}, got {args.datasets!r}")
+    if args.seeds < 1 or args.steps < 1 or args.workers < 1:
+        ap.error("--seeds, --steps and --workers must be positive")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    os.makedirs(args.out, exist_ok=True)
+    mg.use_backend(args.backend)
+    settings = {"steps": args.steps, "m": args.m, "hidden": args.hidden, "backend": args.backend,
+                "seeds": list(range(args.seed, args.seed + args.seeds)), "n_eval": N_EVAL, "workers": args.workers}
+    log_path = os.path.join(args.out, "runs.jsonl")
+    done = {}
+    if os.path.exists(log_path):  # resume: keep the runs made with these settings
+        with open(log_path) as f:
+            for line in f:
+                r = json.loads(line)
+                if (r["steps"], r["m"], r["hidden"]) == (args.steps, args.m, args.hidden):
+                    done[(r["variant"], r["dataset"], r["seed"])] = r
+    jobs = [(v, d, s, args.steps, args.m, args.hidden, args.backend)
+            for s in settings["seeds"] for d in args.dataset_names for v in args.names if (v, d, s) not in done]
+    first_seed = {}  # (variant, dataset) -> (samples, record) of the first seed, for the figures
+    t0 = time.time()
+    print(f"mode_collapse: {len(jobs)} runs to do ({len(done)} already in {log_path}), {args.workers} worker(s)",
+          flush=True)
+
+    def finished(i, record, samples):
+        done[(record["variant"], record["dataset"], record["seed"])] = record
+        with open(log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if record["seed"] == args.seed:
+            first_seed[(record["variant"], record["dataset"])] = (samples, record)
+            numpy.save(os.path.join(args.out, f"samples_{record['variant']}_{record['dataset']}.npy"), samples)
+        print(f"[{i + 1}/{len(jobs)} {time.time() - t0:7.0f}s] {record['variant']:>24s} {record['dataset']} "
+              f"seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
+              f"{100 * record['high_quality']:.1f}% HQ, KL {record['reverse_kl']:.3f} ({record['cpu_seconds']:.0f} s CPU)",
+              flush=True)
+
+    if args.workers == 1:
+        for i, job in enumerate(jobs):
+            finished(i, *run_one(job))
+    else:
+        import multiprocessing
+        with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(args.workers) as pool:
+            for i, (record, samples) in enumerate(pool.imap(run_one, jobs)):
+                finished(i, record, samples)
+
+    records = [r for (v, d, s), r in done.items() if v in args.names and d in args.dataset_names
+               and s in settings["seeds"]]
+    summary = summarise(records, args.names)
+    figures = []
+    for name in args.names:
+        panels = []
+        for dataset in args.dataset_names:
+            if (name, dataset) not in first_seed:
+                path = os.path.join(args.out, f"samples_{name}_{dataset}.npy")
+                rec = done.get((name, dataset, args.seed))
+                if rec is None or not os.path.exists(path):
+                    continue
+                first_seed[(name, dataset)] = (numpy.load(path), rec)
+            samples, rec = first_seed[(name, dataset)]
+            panels.append((dataset, samples, rec))
+        if panels:
+            figures.append(os.path.basename(scatter(os.path.join(args.out, f"scatter_{name}.png"), name, panels)))
+    settings["seconds"] = round(time.time() - t0, 1)
+    metrics = {**summary, "settings": settings, "files": ["table.md", "runs.jsonl"] + figures}
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table_md(summary, settings))
+    print(table_md(summary, settings))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
