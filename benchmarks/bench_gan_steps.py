@@ -1,0 +1,341 @@
+"""One iteration of Algorithm 1 (k = 1): minigan against PyTorch CPU on the same GAN.
+
+An iteration is everything ``minigan.gan.GAN.train_step`` does: sample z and a minibatch of
+real images, G forward (no graph), D forward on both, the cross-entropy D loss, its backward
+and D's optimizer step; then fresh z, D(G(z)) with D held fixed, the non-saturating G loss,
+its backward and G's optimizer step; the loss and mean D outputs read back as Python floats.
+The PyTorch side does the same, written as a PyTorch user would, D's parameters frozen
+(requires_grad off) in G's step as minigan does.
+
+Cases (measured with the interleaved paired-ratio method of benchmarks/harness.py):
+  (a) the GAN paper's MNIST model (minigan/models/paper_mlp.py) at m = 100: G 100-1200-1200-784,
+      D maxout 240x5 x2 with dropout (keep 0.8 / 0.5), SGD with momentum. Target <= 1.0x.
+  (b) the DCGAN of minigan/models/dcgan.py at m = 64, batch norm in training mode, Adam
+      (2e-4, beta1 0.5). Target <= 1.5x.
+
+Before timing, each case checks that both sides compute the same losses, gradients and
+updated weights from the same weights and batches (dropout off for that check: the masks
+come from different random streams). For (a) it also reports the floor: the iteration's
+matrix-product FLOPs divided by NumPy's float32 GEMM rate measured here, and the same GEMMs
+replayed alone.
+
+Run: python3 benchmarks/bench_gan_steps.py [--pairs N] [--case mlp|dcgan|all]
+Set OPENBLAS_NUM_THREADS on a shared machine; PyTorch gets the same thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import harness  # noqa: E402
+
+import minigan as mg  # noqa: E402
+from minigan import optim  # noqa: E402
+from minigan.gan.algorithm import GAN  # noqa: E402
+from minigan.models import dcgan, paper_mlp  # noqa: E402
+
+N_IMAGES = 2000  # a pool of stand-in images; the step's cost does not depend on their values
+
+
+def threads():
+    """BLAS threads: OPENBLAS_NUM_THREADS when set (the harness would otherwise assume every core)."""
+    env = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    return int(env) if env else harness.blas_threads()
+
+
+def get_torch():
+    torch = harness.torch_or_none()
+    if torch is not None:
+        torch.set_num_threads(threads())
+    return torch
+
+
+# -- samplers shared by both sides: one NumPy stream each, seeded alike -----------------------------
+def uniform_z(rng, m):
+    return rng.uniform(-paper_mlp.Z_BOUND, paper_mlp.Z_BOUND, size=(m, paper_mlp.Z_DIM)).astype(numpy.float32)
+
+
+def normal_z(rng, m):
+    return rng.standard_normal((m, dcgan.Z_DIM), dtype=numpy.float32)
+
+
+def minibatch(images, rng, m):
+    return images[rng.integers(0, len(images), m)]
+
+
+def close(name, a, b, rtol=1e-3):
+    """float32 agreement: summed over up to ~10^4 terms, rounding reaches ~1e-4 relative; the atol
+    scales with the array's size so that exact zeros (e.g. a bias before batch norm) pass as noise."""
+    a, b = numpy.asarray(a, dtype=numpy.float64), numpy.asarray(b, dtype=numpy.float64)
+    atol = 1e-4 * max(1e-3, float(numpy.abs(b).max()))
+    if not numpy.allclose(a, b, rtol=rtol, atol=atol):
+        raise AssertionError(f"bench_gan_steps: {name} differs between minigan and torch: "
+                             f"max |diff| {numpy.abs(a - b).max():.3g}, max |torch| {numpy.abs(b).max():.3g}")
+
+
+def gan_for(G, D, opt_D, opt_G, z_fn, images, seed, m):
+    """minigan's Algorithm 1 over samplers that draw from the run's Generator's NumPy stream."""
+    gen = mg.Generator(seed)
+    return GAN(G, D, opt_D, opt_G, lambda g, n: mg.tensor(z_fn(g.np, n)),
+               lambda g, n: mg.tensor(minibatch(images, g.np, n)), generator=gen, k=1, m=m,
+               g_loss="non_saturating")
+
+
+def torch_step(torch, G, D, opt_D, opt_G, z_fn, images, rng, m):
+    """The same iteration written in PyTorch; returns (d_loss, g_loss)."""
+    F = torch.nn.functional
+    d_params = list(D.parameters())
+
+    def step():
+        z = torch.from_numpy(z_fn(rng, m))
+        x = torch.from_numpy(minibatch(images, rng, m))
+        with torch.no_grad():
+            fake = G(z)
+        real_out, fake_out = D(x), D(fake)
+        loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
+                + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
+        opt_D.zero_grad()
+        loss.backward()
+        opt_D.step()
+        d_loss = loss.item()
+        with torch.no_grad():
+            torch.sigmoid(real_out).mean().item(), torch.sigmoid(fake_out).mean().item()
+        z = torch.from_numpy(z_fn(rng, m))
+        for p in d_params:
+            p.requires_grad_(False)
+        g_loss = F.softplus(-D(G(z))).mean()
+        opt_G.zero_grad()
+        g_loss.backward()
+        for p in d_params:
+            p.requires_grad_(True)
+        opt_G.step()
+        return d_loss, g_loss.item()
+
+    return step
+
+
+def copy_weights(torch, mg_module, torch_module):
+    """minigan's state_dict into a torch module whose state_dict has the same names and shapes."""
+    theirs = torch_module.state_dict()
+    mine = {k: numpy.asarray(v) for k, v in mg_module.state_dict().items()}
+    torch_only = {k for k in theirs if k.endswith("num_batches_tracked")}  # a counter minigan does not keep
+    missing = (set(theirs) - torch_only) ^ set(mine)
+    if missing:
+        raise KeyError(f"bench_gan_steps: state_dict names differ: {sorted(missing)}")
+    torch_module.load_state_dict({k: torch.from_numpy(numpy.array(v)).reshape(theirs[k].shape)
+                                  for k, v in mine.items()}, strict=False)
+
+
+def check_and_align(torch, gan, G_t, D_t, opt_D_t, opt_G_t, z_fn, images, m, mg_to_train):
+    """One iteration on each side from the same weights and batches; losses, gradients and weights must agree."""
+    for mg_mod, t_mod in ((gan.G, G_t), (gan.D, D_t)):
+        copy_weights(torch, mg_mod, t_mod)
+    step_t = torch_step(torch, G_t, D_t, opt_D_t, opt_G_t, z_fn, images, numpy.random.default_rng(123), m)
+    gan.generator = mg.Generator(123)
+    metrics = gan.train_step()
+    d_loss, g_loss = step_t()
+    close("D's loss", metrics["d_loss"], d_loss)
+    close("G's loss", metrics["g_loss"], g_loss)
+    for name, mg_mod, t_mod in (("D", gan.D, D_t), ("G", gan.G, G_t)):
+        t_params = dict(t_mod.named_parameters())
+        for pname, p in mg_mod.named_parameters():
+            close(f"{name}.{pname}.grad", p.grad.numpy(), t_params[pname].grad.numpy())
+            close(f"{name}.{pname} after the step", p.numpy(), t_params[pname].detach().numpy())
+    mg_to_train()
+
+
+# -- (a) the paper's MLP GAN ------------------------------------------------------------------------
+def torch_paper_mlp(torch):
+    nn = torch.nn
+
+    class Maxout(nn.Module):
+        """Linear(n_in, units * pieces) then the max over each unit's consecutive pieces, minigan's layout."""
+
+        def __init__(self, n_in, units, pieces):
+            super().__init__()
+            self.units, self.pieces = units, pieces
+            self.weight = nn.Parameter(torch.empty(units * pieces, n_in))
+            self.bias = nn.Parameter(torch.empty(units * pieces))
+
+        def forward(self, x):
+            y = nn.functional.linear(x, self.weight, self.bias)
+            return y.view(x.shape[0], self.units, self.pieces).amax(-1)
+
+    G = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 784),
+                      nn.Sigmoid())
+    D = nn.Sequential(nn.Dropout(0.2), Maxout(784, 240, 5), nn.Dropout(0.5), Maxout(240, 240, 5), nn.Dropout(0.5),
+                      nn.Linear(240, 1))
+    return G, D
+
+
+def mlp_case(torch, m=100):
+    images = numpy.random.default_rng(0).random((N_IMAGES, 784), dtype=numpy.float32)
+    gen = mg.Generator(0)
+    G, D = paper_mlp.generator(gen), paper_mlp.discriminator(gen)
+    opt_D = optim.SGD(D.parameters(), lr=0.1, momentum=0.5)
+    opt_G = optim.SGD(G.parameters(), lr=0.1, momentum=0.5)
+    gan = gan_for(G, D, opt_D, opt_G, uniform_z, images, 1, m)
+    if torch is None:
+        return gan.train_step, None
+    G_t, D_t = torch_paper_mlp(torch)
+    opt_D_t = torch.optim.SGD(D_t.parameters(), lr=0.1, momentum=0.5)
+    opt_G_t = torch.optim.SGD(G_t.parameters(), lr=0.1, momentum=0.5)
+    D.eval()
+    D_t.eval()  # dropout off for the check: both sides' masks come from different streams
+    check_and_align(torch, gan, G_t, D_t, opt_D_t, opt_G_t, uniform_z, images, m, lambda: (D.train(), D_t.train()))
+    return gan.train_step, torch_step(torch, G_t, D_t, opt_D_t, opt_G_t, uniform_z, images,
+                                      numpy.random.default_rng(5), m)
+
+
+def mlp_gemms(m=100):
+    """(rows, inner, cols) of every matrix product in one iteration of the paper's MLP GAN, k = 1.
+
+    Linear y = x W^T costs (m, in, out); its backward costs (m, out, in) for dL/dx and (out, m, in)
+    for dL/dW, each only when needed: no dL/dx into data, z or G's detached output; no dL/dW for
+    D in G's step (D is frozen).
+    """
+    g_layers = [(100, 1200), (1200, 1200), (1200, 784)]
+    d_layers = [(784, 1200), (240, 1200), (240, 1)]
+    fwd = lambda layers: [(m, i, o) for i, o in layers]  # noqa: E731
+    d_step = fwd(g_layers) + 2 * fwd(d_layers)
+    for _ in range(2):  # backward through D for the real and for the fake minibatch
+        d_step += [(o, m, i) for i, o in d_layers] + [(m, o, i) for i, o in d_layers[1:]]
+    g_step = fwd(g_layers) + fwd(d_layers) + [(m, o, i) for i, o in d_layers]
+    g_step += [(o, m, i) for i, o in g_layers] + [(m, o, i) for i, o in g_layers[1:]]
+    return d_step + g_step
+
+
+def gemm_rate(n=1024, seconds=1.0):
+    """NumPy's float32 GEMM rate on n x n x n products (FLOP/s), best of repeated runs."""
+    rng = numpy.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=numpy.float32), rng.random((n, n), dtype=numpy.float32)
+    a @ b
+    best, end = math.inf, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best
+
+
+def gemm_replay(gemms, repeats=5):
+    """Median seconds to run the listed products alone, on fresh float32 operands of those shapes."""
+    rng = numpy.random.default_rng(0)
+    ops = [(rng.random((r, k), dtype=numpy.float32), rng.random((k, c), dtype=numpy.float32)) for r, k, c in gemms]
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        for a, b in ops:
+            a @ b
+        times.append(time.perf_counter() - t0)
+    return float(numpy.median(times[1:]))
+
+
+# -- (b) DCGAN ------------------------------------------------------------------------------------
+def torch_dcgan(torch):
+    nn = torch.nn
+
+    class G(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.bn0 = nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7)
+            self.up1, self.bn1 = nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64)
+            self.up2 = nn.ConvTranspose2d(64, 1, 4, 2, 1)
+
+        def forward(self, z):
+            h = torch.relu(self.bn0(self.fc(z))).view(z.shape[0], 128, 7, 7)
+            return torch.tanh(self.up2(torch.relu(self.bn1(self.up1(h)))))
+
+    class D(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 64, 4, 2, 1), nn.Conv2d(64, 128, 4, 2, 1)
+            self.bn2, self.fc = nn.BatchNorm2d(128), nn.Linear(128 * 7 * 7, 1)
+
+        def forward(self, x):
+            F = nn.functional
+            h = F.leaky_relu(self.conv1(x), 0.2)
+            h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
+            return self.fc(h.flatten(1))
+
+    return G(), D()
+
+
+def dcgan_case(torch, m=64):
+    images = numpy.random.default_rng(0).uniform(-1, 1, (N_IMAGES, 1, 28, 28)).astype(numpy.float32)
+    G, D = dcgan.build_dcgan(mg.Generator(0))
+    opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_G = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    gan = gan_for(G, D, opt_D, opt_G, normal_z, images, 1, m)
+    if torch is None:
+        return gan.train_step, None
+    G_t, D_t = torch_dcgan(torch)
+    opt_D_t = torch.optim.Adam(D_t.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_G_t = torch.optim.Adam(G_t.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    check_dcgan(torch, gan, G_t, D_t, opt_D_t, opt_G_t, images, m)
+    return gan.train_step, torch_step(torch, G_t, D_t, opt_D_t, opt_G_t, normal_z, images,
+                                      numpy.random.default_rng(5), m)
+
+
+def check_dcgan(torch, gan, G_t, D_t, opt_D_t, opt_G_t, images, m):
+    """As check_and_align, on losses and gradients only. Adam's first step is lr * g / |g|, a sign, so a
+    gradient that is zero up to rounding (a bias just before batch norm, skipped here) moves by +-lr on
+    either side; G's gradients, taken after D's step, are compared at rtol 1e-2 for that reason."""
+    for mg_mod, t_mod in ((gan.G, G_t), (gan.D, D_t)):
+        copy_weights(torch, mg_mod, t_mod)
+    step_t = torch_step(torch, G_t, D_t, opt_D_t, opt_G_t, normal_z, images, numpy.random.default_rng(123), m)
+    gan.generator = mg.Generator(123)
+    metrics = gan.train_step()
+    d_loss, g_loss = step_t()
+    close("DCGAN D's loss", metrics["d_loss"], d_loss)
+    close("DCGAN G's loss", metrics["g_loss"], g_loss)
+    before_bn = {("G", "fc.bias"), ("G", "up1.bias"), ("D", "conv2.bias")}
+    for name, mg_mod, t_mod in (("D", gan.D, D_t), ("G", gan.G, G_t)):
+        t_params = dict(t_mod.named_parameters())
+        for pname, p in mg_mod.named_parameters():
+            if (name, pname) in before_bn:
+                continue
+            close(f"DCGAN {name}.{pname}.grad", p.grad.numpy(), t_params[pname].grad.numpy(), rtol=1e-2)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pairs", type=int, default=10)
+    ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
+    args = ap.parse_args(argv)
+    torch = get_torch()
+    print(f"BLAS threads {threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
+                                                                   f"{torch.get_num_threads()}"))
+    print(harness.TABLE_HEADER)
+    results = {}
+    if args.case in ("mlp", "all"):
+        a, b = mlp_case(torch)
+        results["mlp"] = r = harness.compare(a, b, pairs=args.pairs)
+        print(harness.format_row("paper MLP GAN, Algorithm 1 step, m=100", r, "<= 1.0x"), flush=True)
+    if args.case in ("dcgan", "all"):
+        a, b = dcgan_case(torch)
+        results["dcgan"] = r = harness.compare(a, b, pairs=args.pairs)
+        print(harness.format_row("DCGAN, Algorithm 1 step, m=64", r, "<= 1.5x"), flush=True)
+    if "mlp" in results:
+        gemms = mlp_gemms()
+        flops = sum(2 * r * k * c for r, k, c in gemms)
+        rate = gemm_rate()
+        replay = gemm_replay(gemms)
+        ms = results["mlp"]["ms_a"]
+        print(f"\nMLP floor: {len(gemms)} GEMMs, {flops / 1e9:.2f} GFLOP per iteration; NumPy float32 GEMM "
+              f"{rate / 1e9:.1f} GFLOP/s (1024^3) -> floor {1e3 * flops / rate:.1f} ms; the same GEMMs replayed "
+              f"alone {1e3 * replay:.1f} ms. minigan {ms:.1f} ms = {ms / (1e3 * flops / rate):.2f}x the floor, "
+              f"{ms / (1e3 * replay):.2f}x the replay.")
+    return results
+
+
+if __name__ == "__main__":
+    main()
