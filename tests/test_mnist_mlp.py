@@ -172,3 +172,17 @@ def test_demo_smoke_run_writes_metrics_samples_figures_and_resumes_exactly(tmp_p
     # the evaluation command re-scores the checkpoint to the same figure
     again = demo.main(["--out", straight, "--evaluate-only", "--no-figures", *SMOKE])
     assert again["parzen_ll"] == saved["parzen_ll"] and again["steps"] == 4
+
+
+def test_maxout_fast_path_matches_the_reduction_and_splits_ties():
+    """ops/layers.MaxOverPieces (the D's hot path) against reductions.max, with and without tied pieces."""
+    from minigan import functional as F
+    rng = numpy.random.default_rng(0)
+    for x0 in (rng.standard_normal((4, 6, 3)), numpy.repeat(rng.standard_normal((4, 6, 1)), 3, axis=2)):
+        x0[0, 0] = [1.0, 1.0, -2.0]  # one unit with two tied winners in both cases
+        a, b = mg.tensor(x0.reshape(4, 18), requires_grad=True), mg.tensor(x0, requires_grad=True)
+        w = rng.standard_normal((4, 6))
+        (F.maxout(a, 3) * mg.tensor(w)).sum().backward()
+        (F.max(b, axis=2) * mg.tensor(w)).sum().backward()
+        numpy.testing.assert_allclose(a.grad.numpy().reshape(4, 6, 3), b.grad.numpy(), rtol=1e-12)
+        numpy.testing.assert_allclose(a.grad.numpy()[0, :3], [w[0, 0] / 2, w[0, 0] / 2, 0.0], rtol=1e-12)

@@ -55,6 +55,6 @@ class SGD(Optimizer):
                 b = state["momentum_buffer"] = g.copy()
             else:
                 b *= self.momentum
-                b += (1 - self.dampening) * g
+                b += g if self.dampening == 0 else (1 - self.dampening) * g  # no temporary when undamped
             g = g + self.momentum * b if self.nesterov else b
         p -= self.lr * g
