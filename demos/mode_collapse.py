@@ -50,7 +50,7 @@ from minigan.gan.metrics import mode_coverage  # noqa: E402
 
 N_EVAL = 2500
 DATASETS = {"ring": toy.ring, "grid": toy.grid}
-STEPS = 3000          # Algorithm-1 iterations per run (see docs/07-variants.md for the time budget)
+STEPS = 1500          # Algorithm-1 iterations per run: the 60-minute budget on 2 cores (docs/07-variants.md)
 M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
 GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with every mode captured
 
