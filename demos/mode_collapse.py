@@ -225,8 +225,8 @@ def main(argv=None):
             numpy.save(os.path.join(args.out, f"samples_{record['variant']}_{record['dataset']}.npy"), samples)
         print(f"[{i + 1}/{len(jobs)} {time.time() - t0:7.0f}s] {record['variant']:>24s} {record['dataset']} "
               f"seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-              f"{100 * record['high_quality']:.1f}% HQ, KL {record['reverse_kl']:.3f} ({record['cpu_seconds']:.0f} s CPU)",
-              flush=True)
+              f"{100 * record['high_quality']:.1f}% HQ, KL {record['reverse_kl']:.3f} "
+              f"({record['cpu_seconds']:.0f} s CPU)", flush=True)
 
     if args.workers == 1:
         for i, job in enumerate(jobs):
