@@ -6,8 +6,8 @@ The model is minigan/models/classifier.py (two strided convs, a 128-unit feature
 dropout, 10 logits). Adam (lr 1e-3, halved each epoch after the third), minibatches of 128,
 softmax cross-entropy; trained on the paper's train[0:50000], the epoch with the best
 accuracy on valid = train[50000:60000] is kept (early stopping with patience 2) and
-evaluated once on the test set. The checkpoint (minigan.checkpoint, no pickle) goes to
-DIR/classifier.npz, where demos/mnist_dcgan.py looks for it (runs/classifier/ by default).
+evaluated once on the test set. The checkpoint (minigan.checkpoint, no pickle; rewritten
+after every epoch that improves valid, with partial=True until the end) goes to DIR/classifier.npz, where demos/mnist_dcgan.py looks for it (runs/classifier/ by default).
 
 Then the reference values that a generator's scores are read against, all on 10,000
 images: the Inception-style score of the real test set (and of train[0:10000]); the Fréchet
@@ -130,6 +130,9 @@ def main(argv=None):
               f"{history['seconds'][-1]:.0f} s", flush=True)
         if valid_acc > best[0]:
             best = (valid_acc, model.state_dict(), epoch)  # state_dict copies
+            # the best so far is on disk after every epoch, so a run cut short still leaves a classifier
+            save_classifier(os.path.join(args.out, "classifier.npz"), model, valid_acc=valid_acc, test_acc=None,
+                            best_epoch=epoch, partial=True)
         elif epoch - best[2] >= args.patience:
             break
         if args.steps is not None and steps >= args.steps:
