@@ -7,7 +7,8 @@ dropout, 10 logits). Adam (lr 1e-3, halved each epoch after the third), minibatc
 softmax cross-entropy; trained on the paper's train[0:50000], the epoch with the best
 accuracy on valid = train[50000:60000] is kept (early stopping with patience 2) and
 evaluated once on the test set. The checkpoint (minigan.checkpoint, no pickle; rewritten
-after every epoch that improves valid, with partial=True until the end) goes to DIR/classifier.npz, where demos/mnist_dcgan.py looks for it (runs/classifier/ by default).
+after every epoch that improves valid, with partial=True until the end) goes to
+DIR/classifier.npz, where demos/mnist_dcgan.py looks for it (runs/classifier/ by default).
 
 Then the reference values that a generator's scores are read against, all on 10,000
 images: the Inception-style score of the real test set (and of train[0:10000]); the Fréchet
