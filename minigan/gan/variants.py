@@ -24,8 +24,10 @@ A builder has the signature
 
 Every variant shares the networks of demos/mixture_2d.py (G: dim_z -> hidden -> hidden -> dim,
 ReLU; D: dim -> hidden -> hidden -> 1, LeakyReLU 0.2) unless its idea is a change of network,
-and z ~ N(0, I_2). Register a new one with ``@register("name")`` on a builder, or
-``register("name", builder)``; ``names()`` lists them in registration order.
+and z ~ N(0, I_2). A variant that changes the update rule itself (unrolled GANs, consensus
+optimisation) sets ``Setup.gan_cls`` to a subclass of GAN. Register a new one with
+``@register("name")`` on a builder, or ``register("name", builder)``; ``names()`` lists them in
+registration order.
 """
 from __future__ import annotations
 
@@ -99,7 +101,11 @@ def names() -> list:
 
 
 def build(name, p_data, generator, *, steps, **options) -> Setup:
-    """The Setup of variant ``name`` for density p_data (options: m, hidden)."""
+    """The Setup of variant ``name`` for density p_data.
+
+    options: m, hidden (every builder), and a builder's own keywords (its signature): kernels and
+    kernel_dims (minibatch_discrimination), code and pt_weight (ebgan), n_ref (vbn).
+    """
     if name not in VARIANTS:
         raise KeyError(f"variants.build: unknown variant {name!r}; registered: {', '.join(VARIANTS)}")
     if int(steps) != steps or steps < 1:
