@@ -13,7 +13,7 @@ import pytest
 
 import minigan as mg
 from minigan import functional as F
-from minigan import nn
+from minigan import nn, optim
 from minigan.data import toy
 from minigan.gan import conditional, ebgan, minibatch, noise, penalty, variants
 
@@ -401,3 +401,21 @@ def test_labelled_mixture_draws_each_x_near_its_labels_center():
     assert numpy.abs(x.numpy() - p.centers[y]).max() < 6 * p.std      # 6 std: no draw of 1,000 gets that far
     z, yz = conditional.LabelledNoise(toy.NormalNoise(2), 8)(mg.Generator(0), 100)
     assert z.shape == (100, 2) and yz.shape == (100,) and yz.min() >= 0 and yz.max() < 8
+
+
+def test_registry_settings_follow_the_papers():
+    ring = toy.ring()
+    w = variants.build("wgan", ring, mg.Generator(0), steps=5, m=16, hidden=8)
+    assert isinstance(w.opt_D, optim.RMSprop) and w.opt_D.lr == 5e-5 and w.opt_G.lr == 5e-5
+    gan = w.make_gan(mg.Generator(0))
+    assert gan.k == 5 and gan.clip_D == 0.01
+    gan.train_step()
+    assert max(float(numpy.abs(p.data).max()) for p in w.D.parameters()) <= 0.01   # clipped after every update
+    gp = variants.build("wgan_gp", ring, mg.Generator(0), steps=5, m=16, hidden=8)
+    gan = gp.make_gan(mg.Generator(0))
+    assert gan.k == 5 and gan.clip_D is None and gp.D.lam == 10.0
+    assert gp.opt_D.lr == 1e-4 and tuple(gp.opt_D.betas) == (0.5, 0.9)
+    assert variants.build("label_smoothing", ring, mg.Generator(0), steps=5).make_gan(mg.Generator(0)).real_label == 0.9
+    assert variants.build("ml", ring, mg.Generator(0), steps=5).make_gan(mg.Generator(0)).g_loss_name == \
+        "maximum_likelihood"
+    assert variants.build("lsgan", ring, mg.Generator(0), steps=5).make_gan(mg.Generator(0)).g_loss_name == "lsgan"
