@@ -142,8 +142,8 @@ def main(argv=None):
                                and metrics["d_max_dev_1p5_sigma"] <= 0.05)
 
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
-    files = [viz.densities_1d(os.path.join(args.out, "figure1.png"), x, px, stages,
-                              title=f"p_data = N({DATA_MEAN}, {DATA_STD}^2): p_g (green) and D(x) (blue) during training")]
+    title = f"p_data = N({DATA_MEAN}, {DATA_STD}^2): p_g (green) and D(x) (blue) during training"
+    files = [viz.densities_1d(os.path.join(args.out, "figure1.png"), x, px, stages, title=title)]
     if steps:
         files.append(viz.training_curves(os.path.join(args.out, "curves.png"), gan.history, title="gaussian_1d"))
     metrics["seconds"] = round(time.time() - t0, 2)

@@ -5,8 +5,9 @@
 p_data: eight Gaussians of std 0.01 on the unit circle; 25 Gaussians of std 0.05 on
 {-4, -2, 0, 2, 4}^2 (minigan/data/toy.py). z ~ N(0, I_2); G: 2 -> 128 -> 128 -> 2 (ReLU);
 D: 2 -> 128 -> 128 -> 1 (LeakyReLU 0.2, logit out). Algorithm 1 with k = 1, m = 256, the
-non-saturating G loss, Adam (lr 1e-3, beta1 = 0.5), decayed linearly to 1e-5 over the second half. No trick against mode collapse: this is the
-baseline the tricks are measured against, and it is reported as it comes out.
+non-saturating G loss, Adam (lr 1e-3, beta1 = 0.5), decayed linearly to 1e-5 over the second half.
+No trick against mode collapse: this is the baseline the tricks are measured against, and it is
+reported as it comes out.
 
 Writes to --out: ring.png, grid.png (2,500 samples of G over the modes), curves_ring.png,
 curves_grid.png, samples_ring.npy and samples_grid.npy (the 2,500 evaluated samples), and

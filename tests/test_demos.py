@@ -1,8 +1,8 @@
 """The toy demos run end to end and leave what they promise (issue 4, Deliver 4).
 
 Smoke tests (default run): each demo for a few iterations into tmp_path, run as a user runs it (a fresh
-``python3 demos/NAME.py`` process), checking the files it writes and the keys and shapes of metrics.json and the samples -- not the quality
-of a GAN trained for 20 iterations, which is whatever it is.
+``python3 demos/NAME.py`` process), checking the files it writes and the keys and shapes of metrics.json
+and the samples -- not the quality of a GAN trained for 20 iterations, which is whatever it is.
 
 Full runs (``-m slow``): demos/gaussian_1d.py at its default settings must meet the acceptance figures
 of the paper's Figure 1 made real: D(x) = 1/2 +- 0.05 where p_data has mass, p_g's mean and standard
@@ -134,9 +134,10 @@ def test_mixture_2d_full_run_writes_its_metrics(tmp_path):
     out = str(tmp_path / "mix")
     run_demo("mixture_2d", "--out", out)
     m = read_metrics(out)
-    print(f"\n[mixture_2d] " + ", ".join(f"{n}: {m[n]['modes']}/{m[n]['n_modes']} modes, "
-                                         f"{100 * m[n]['high_quality']:.1f}% high quality, reverse KL "
-                                         f"{m[n]['reverse_kl']}" for n in ("ring", "grid")) + f"; {m['seconds']} s")
+    def summary(r):
+        kl = "null" if r["reverse_kl"] is None else f"{r['reverse_kl']:.3f}"
+        return f"{r['modes']}/{r['n_modes']} modes, {100 * r['high_quality']:.1f}% high quality, reverse KL {kl}"
+    print(f"\n[mixture_2d] ring: {summary(m['ring'])}; grid: {summary(m['grid'])}; {m['seconds']} s")
     for name, p_data in (("ring", toy.ring()), ("grid", toy.grid())):
         samples = numpy.load(os.path.join(out, f"samples_{name}.npy"))
         assert samples.shape == (2500, 2) and numpy.all(numpy.isfinite(samples))

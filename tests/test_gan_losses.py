@@ -29,15 +29,20 @@ def grad_of(fn, *arrays):
 
 # -- values ----------------------------------------------------------------------------------------
 VALUE_CASES = [
-    ("value", lambda r, f: losses.value(r, f), lambda r, f: numpy.mean(numpy.log(sig(r))) + numpy.mean(numpy.log(1 - sig(f)))),
-    ("d_loss", lambda r, f: losses.d_loss(r, f), lambda r, f: -numpy.mean(numpy.log(sig(r))) - numpy.mean(numpy.log(1 - sig(f)))),
+    ("value", lambda r, f: losses.value(r, f),
+     lambda r, f: numpy.mean(numpy.log(sig(r))) + numpy.mean(numpy.log(1 - sig(f)))),
+    ("d_loss", lambda r, f: losses.d_loss(r, f),
+     lambda r, f: -numpy.mean(numpy.log(sig(r))) - numpy.mean(numpy.log(1 - sig(f)))),
     ("d_loss smoothed", lambda r, f: losses.d_loss(r, f, real_label=0.9),
-     lambda r, f: -numpy.mean(0.9 * numpy.log(sig(r)) + 0.1 * numpy.log(1 - sig(r))) - numpy.mean(numpy.log(1 - sig(f)))),
-    ("lsgan_d", lambda r, f: losses.lsgan_d_loss(r, f), lambda r, f: 0.5 * numpy.mean((r - 1) ** 2) + 0.5 * numpy.mean(f**2)),
+     lambda r, f: (-numpy.mean(0.9 * numpy.log(sig(r)) + 0.1 * numpy.log(1 - sig(r)))
+                   - numpy.mean(numpy.log(1 - sig(f))))),
+    ("lsgan_d", lambda r, f: losses.lsgan_d_loss(r, f),
+     lambda r, f: 0.5 * numpy.mean((r - 1) ** 2) + 0.5 * numpy.mean(f**2)),
     ("lsgan_d a=-1", lambda r, f: losses.lsgan_d_loss(r, f, a=-1.0, b=1.0),
      lambda r, f: 0.5 * numpy.mean((r - 1) ** 2) + 0.5 * numpy.mean((f + 1) ** 2)),
     ("wgan_d", lambda r, f: losses.wgan_d_loss(r, f), lambda r, f: -(numpy.mean(r) - numpy.mean(f))),
-    ("ebgan_d", lambda r, f: losses.ebgan_d_loss(r, f, margin=2.0), lambda r, f: numpy.mean(r) + numpy.mean(numpy.maximum(2.0 - f, 0))),
+    ("ebgan_d", lambda r, f: losses.ebgan_d_loss(r, f, margin=2.0),
+     lambda r, f: numpy.mean(r) + numpy.mean(numpy.maximum(2.0 - f, 0))),
 ]
 G_CASES = [
     ("saturating", lambda a: numpy.mean(numpy.log(1 - sig(a))), lambda a: -sig(a)),

@@ -134,7 +134,8 @@ def test_trained_discriminator_matches_D_star(trained_D):
 def test_value_at_D_star_is_minus_log4_plus_twice_JSD(trained_D):
     """Thm. 1: C(G) = max_D V(D, G) = V(D*, G) = -log 4 + 2 JSD(p_data || p_g).
     The engine's V with the analytic D* (Gauss-Hermite) vs JSD on a grid: <= 1e-6; with the trained D: <= 0.01."""
-    jsd = jsd_on_grid(lambda x: numpy.exp(log_normal(x, MU_DATA, SD_DATA)), lambda x: numpy.exp(log_normal(x, MU_G, SD_G)))
+    jsd = jsd_on_grid(lambda x: numpy.exp(log_normal(x, MU_DATA, SD_DATA)),
+                      lambda x: numpy.exp(log_normal(x, MU_G, SD_G)))
     v_star = engine_value(D_star_logit)
     v_trained = engine_value(lambda x: trained_D(x.reshape((-1, 1))).reshape((-1,)))
     target = -math.log(4) + 2 * jsd
@@ -233,6 +234,11 @@ def test_lsgan_optimal_discriminator():
 ETA, GAMMA = 0.1, 1.0
 
 
+def scalar(v):
+    """A float64 leaf: each player's new position, the start of the next step's graph."""
+    return mg.tensor(v, dtype=numpy.float64, requires_grad=True)
+
+
 def bilinear_V(x, y):
     """V(x, y) = -x y: player x minimises V, player y maximises V. The only equilibrium is (0, 0)."""
     return -(x * y)
@@ -241,12 +247,12 @@ def bilinear_V(x, y):
 def test_simultaneous_gradient_steps_spiral_outward_on_the_bilinear_game():
     """x <- x - eta dV/dx = x + eta y;  y <- y + eta dV/dy = y - eta x: a rotation scaled by sqrt(1 + eta^2),
     so ||(x, y)|| grows at every step (Mescheder et al. 2017; seeds-notes section 3)."""
-    x, y = mg.tensor(1.0, dtype=numpy.float64, requires_grad=True), mg.tensor(0.0, dtype=numpy.float64, requires_grad=True)
+    x, y = scalar(1.0), scalar(0.0)
     norms = [1.0]
     for _ in range(100):
         gx, gy = mg.grad(bilinear_V(x, y), [x, y])
-        x = mg.tensor(x.item() - ETA * gx.item(), dtype=numpy.float64, requires_grad=True)   # descend
-        y = mg.tensor(y.item() + ETA * gy.item(), dtype=numpy.float64, requires_grad=True)   # ascend, from the same point
+        x = scalar(x.item() - ETA * gx.item())   # descend
+        y = scalar(y.item() + ETA * gy.item())   # ascend, from the same point
         norms.append(math.hypot(x.item(), y.item()))
     growth = numpy.diff(norms)
     print(f"\n[bilinear] simultaneous steps: ||(x, y)|| 1 -> {norms[-1]:.6f} after 100 steps "
@@ -259,15 +265,15 @@ def test_consensus_optimisation_converges_on_the_bilinear_game():
     """Consensus optimisation (Mescheder et al. 2017): both players also descend L = gamma/2 ||grad V||^2,
     whose gradient is computed by differentiating the gradient (mg.grad with create_graph=True). Here
     grad L = gamma (x, y): the update contracts by sqrt((1 - eta gamma)^2 + eta^2) < 1 per step."""
-    x, y = mg.tensor(1.0, dtype=numpy.float64, requires_grad=True), mg.tensor(0.0, dtype=numpy.float64, requires_grad=True)
+    x, y = scalar(1.0), scalar(0.0)
     norms = [1.0]
     for _ in range(300):
         V = bilinear_V(x, y)
         gx, gy = mg.grad(V, [x, y], create_graph=True)
         L = 0.5 * GAMMA * (gx * gx + gy * gy)
         Lx, Ly = mg.grad(L, [x, y])
-        x = mg.tensor(x.item() - ETA * (gx.item() + Lx.item()), dtype=numpy.float64, requires_grad=True)   # x: descend V + L
-        y = mg.tensor(y.item() - ETA * (-gy.item() + Ly.item()), dtype=numpy.float64, requires_grad=True)  # y: descend -V + L
+        x = scalar(x.item() - ETA * (gx.item() + Lx.item()))    # x: descend V + L
+        y = scalar(y.item() - ETA * (-gy.item() + Ly.item()))   # y: descend -V + L
         norms.append(math.hypot(x.item(), y.item()))
     rate = math.sqrt((1 - ETA * GAMMA) ** 2 + ETA**2)
     print(f"\n[consensus] ||(x, y)|| 1 -> {norms[-1]:.3e} after 300 steps (closed form {rate ** 300:.3e}, "

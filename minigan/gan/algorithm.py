@@ -125,7 +125,8 @@ class GAN:
             d_loss = losses.discriminator_loss(self.g_loss_name)
             if self.real_label != 1.0:
                 if d_loss is not losses.d_loss:
-                    raise ValueError(f"GAN: real_label applies to the cross-entropy D loss, not to {self.g_loss_name!r}")
+                    raise ValueError(
+                        f"GAN: real_label applies to the cross-entropy D loss, not to {self.g_loss_name!r}")
                 d_loss = losses.discriminator_loss(self.g_loss_name, real_label=self.real_label)
         elif self.real_label != 1.0:
             raise ValueError("GAN: pass real_label only with the built-in cross-entropy D loss (d_loss=None)")
