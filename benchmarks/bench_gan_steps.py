@@ -45,17 +45,9 @@ from minigan.models import dcgan, paper_mlp  # noqa: E402
 N_IMAGES = 2000  # a pool of stand-in images; the step's cost does not depend on their values
 
 
-def threads():
-    """BLAS threads: OPENBLAS_NUM_THREADS when set (the harness would otherwise assume every core)."""
-    env = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    return int(env) if env else harness.blas_threads()
-
-
 def get_torch():
-    torch = harness.torch_or_none()
-    if torch is not None:
-        torch.set_num_threads(threads())
-    return torch
+    """torch with as many threads as NumPy's BLAS (harness.torch_or_none), or None."""
+    return harness.torch_or_none()
 
 
 # -- samplers shared by both sides: one NumPy stream each, seeded alike -----------------------------
@@ -312,7 +304,7 @@ def main(argv=None):
     ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
     args = ap.parse_args(argv)
     torch = get_torch()
-    print(f"BLAS threads {threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
+    print(f"BLAS threads {harness.blas_threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
                                                                    f"{torch.get_num_threads()}"))
     print(harness.TABLE_HEADER)
     results = {}

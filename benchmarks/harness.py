@@ -12,7 +12,13 @@ import time
 
 
 def blas_threads() -> int:
-    """NumPy's BLAS thread count (threadpoolctl when installed, else the CPU count)."""
+    """NumPy's BLAS thread count: OPENBLAS_NUM_THREADS / OMP_NUM_THREADS when set (OpenBLAS reads
+    them when NumPy loads), else threadpoolctl's report when installed, else the CPU count."""
+    import os
+
+    env = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         from threadpoolctl import threadpool_info
 
@@ -21,8 +27,6 @@ def blas_threads() -> int:
             return max(counts)
     except ImportError:
         pass
-    import os
-
     return os.cpu_count() or 1
 
 
