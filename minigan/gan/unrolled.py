@@ -13,8 +13,9 @@ every unrolled step, and back-propagating through those steps (paper, eq. 12) gi
     d f_K / d theta_G = df_K/dtheta_G (D fixed) + df_K/dtheta_D^K  d theta_D^K / d theta_G
 
 that says "if you put all your samples on one mode, D will have moved there in K steps".
-That term is what discourages collapse. K = 0 is the ordinary GAN. D's own update is unchanged
-(it takes its first step, theta_D^1, as in Algorithm 1): only G looks ahead.
+That term is what discourages collapse. K = 0 is the ordinary GAN. D's own update is unchanged:
+D first takes its ordinary step of Algorithm 1 on fresh minibatches, then G unrolls K further
+steps from that updated D (on a minibatch of their own) and descends f_K. Only G looks ahead.
 
 minigan differentiates through the unrolled steps with ``grad(..., create_graph=True)``: each
 step's gradient is itself a differentiable function of theta_D^k and theta_G, so the update
@@ -125,8 +126,8 @@ class UnrolledGAN(GAN):
     D must be a minigan.nn.Module (its Parameters are swapped for the unrolled Tensors) and opt_D
     an SGD without momentum or an Adam: the unrolled steps use opt_D's rule and its current
     hyper-parameters, starting from its current state (Adam's moments), as the paper does. The
-    K unrolled steps use one minibatch of x and one of z, shared with G's loss (as in the
-    paper's 2-D experiments); the real D is left untouched by them.
+    K unrolled steps use one minibatch of x and one of z, shared with G's loss (a choice that keeps
+    the surrogate cheap; the paper's 2-D code may draw fresh ones); the real D is left untouched.
     """
 
     def __init__(self, G, D, opt_D, opt_G, sample_z, sample_data, *, generator, unroll_steps=5, **kwargs):
@@ -198,8 +199,9 @@ class UnrolledGAN(GAN):
 # -- the 2-D benchmark's entry (demos/mode_collapse.py; registry in minigan/gan/variants.py) -------------
 @variants.register("unrolled")
 def unrolled_variant(p_data, generator, *, steps, m=256, hidden=128, unroll_steps=5):
-    """Unrolled GAN with K = 5 (Metz et al. 2016, their 2-D mixture experiment): the vanilla
-    variant's networks, losses and Adam, G's loss taken against D after 5 unrolled Adam steps."""
+    """Unrolled GAN with K = 5 (Metz et al. 2016 vary K from 0 to 10 on their 2-D mixture; 5 fits our
+    budget): the vanilla variant's networks, losses and Adam, G's loss taken against D after K
+    unrolled Adam steps."""
     setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden)
     setup.name, setup.gan_cls = "unrolled", UnrolledGAN
     setup.gan_kwargs["unroll_steps"] = unroll_steps

@@ -198,7 +198,9 @@ def wgan(p_data, generator, *, steps, m=256, hidden=128):
 def wgan_gp(p_data, generator, *, steps, m=256, hidden=128):
     """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): the WGAN critic loss plus the gradient penalty
     lambda E (||grad D(xhat)||_2 - 1)^2 at random points between x and G(z) (minigan/gan/penalty.py),
-    lambda = 10, n_critic = 5, Adam with lr 1e-4 and betas (0.5, 0.9) for both players, no clipping."""
+    lambda = 10, n_critic = 5, Adam with lr 1e-4 for both players, no clipping. The paper's betas are
+    (0, 0.9); we keep beta1 = 0.5, as every other Adam row of the table does, so that the rows differ
+    in the penalty alone."""
     dim = _dim(p_data)
     G = mlp_G(generator, dim, hidden)
     critic = penalty.GradientPenaltyCritic(mlp_D(generator, dim, hidden), generator, lam=10.0)
