@@ -12,6 +12,12 @@ train[0:50000] with pixels/255 in [0, 1], visited in a fresh random order every 
 "shuffled_sequential"); epoch e's order comes from the seed and e alone, so a resumed run sees
 the same minibatches.
 
+D's loss is half the cross-entropy sum, as in the paper's code (pylearn2's AdversaryCost2:
+d_obj = 0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0))): at the same learning rate this halves D's steps
+against losses.d_loss's plain sum. ``--d-loss-scale`` sets the factor; a new run takes 0.5, a
+resumed one the factor it started with (saved in progress.json; runs from before the option, which
+used the sum, read as 1.0).
+
 Evaluation, the paper's Parzen protocol (minigan/gan/metrics.py): 10,000 samples of G; sigma
 from logspace(-1, 0, 10) maximising the mean log-likelihood of the first 1,000 validation
 images (train[50000:51000]); the mean +- standard error of log p(x) over the 10,000 test
@@ -48,6 +54,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import minigan as mg  # noqa: E402
 from minigan import backend, optim, viz  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
+from minigan.gan import losses  # noqa: E402
 from minigan.gan.algorithm import GAN, finite  # noqa: E402
 from minigan.gan.metrics import PARZEN_SIGMAS, parzen_log_likelihood, select_parzen_sigma  # noqa: E402
 from minigan.models import paper_mlp  # noqa: E402
@@ -134,8 +141,14 @@ def build(args, train_x):
     per_epoch = max(1, len(train_x) // M)  # 500 updates per epoch on 50,000 images
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch), *optim.paper_mnist_schedules(opt_G, per_epoch)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
+    scale = 0.5 if args.d_loss_scale is None else args.d_loss_scale  # main() resolves it (resumes keep theirs)
+
+    def d_loss(real_logits, fake_logits):
+        """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
+        return losses.d_loss(real_logits, fake_logits) * scale
+
     gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(), p_data, generator=gen, k=K, m=M,
-              g_loss="non_saturating", schedules=schedules, simultaneous=args.simultaneous)
+              g_loss="non_saturating", d_loss=d_loss, schedules=schedules, simultaneous=args.simultaneous)
     return gan, p_data
 
 
@@ -147,6 +160,22 @@ def load_progress(path, step):
         progress = json.load(f)
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
     return progress
+
+
+def resolve_d_loss_scale(args, ckpt_path, progress_path):
+    """The factor on D's loss: the one a resumed run started with, else --d-loss-scale, else 0.5."""
+    saved = None
+    if (args.resume or args.evaluate_only) and os.path.exists(ckpt_path):
+        saved = 1.0  # a checkpoint from before the option: D's loss was the plain sum
+        if os.path.exists(progress_path):
+            with open(progress_path) as f:
+                saved = float(json.load(f).get("d_loss_scale", 1.0))
+    if saved is not None and args.d_loss_scale is not None and args.d_loss_scale != saved:
+        raise ValueError(f"mnist_mlp: {ckpt_path} was trained with --d-loss-scale {saved}; resuming it with "
+                         f"{args.d_loss_scale} would change the objective mid-run (start a new --out instead)")
+    if saved is not None:
+        return saved
+    return 0.5 if args.d_loss_scale is None else float(args.d_loss_scale)
 
 
 def write_json(path, obj):
@@ -231,6 +260,9 @@ def parse_args(argv=None):
     ap.add_argument("--evaluate-only", action="store_true", help="score DIR/checkpoint.npz without training")
     ap.add_argument("--minutes", type=float, default=None, help="stop training (at a checkpoint) after this long")
     ap.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint + cheap Parzen every N iterations")
+    ap.add_argument("--d-loss-scale", type=float, default=None,
+                    help="factor on D's cross-entropy (default: 0.5 as the paper's code for a new run, "
+                         "the saved factor when resuming)")
     ap.add_argument("--simultaneous", action="store_true",
                     help="update D and G from one forward pass, as the paper's pylearn2 code (default: Algorithm 1)")
     ap.add_argument("--curve-samples", type=int, default=1000,
@@ -262,9 +294,10 @@ def main(argv=None):
         raise ValueError(f"mnist_mlp: need at least max(2 * --curve-samples, --n-valid) validation images, "
                          f"got {len(valid_x)}")
 
-    gan, p_data = build(args, train_x)
     ckpt_path = os.path.join(args.out, "checkpoint.npz")
     progress_path = os.path.join(args.out, "progress.json")
+    args.d_loss_scale = resolve_d_loss_scale(args, ckpt_path, progress_path)
+    gan, p_data = build(args, train_x)
     if args.resume or args.evaluate_only:
         if os.path.exists(ckpt_path):
             gan.load_checkpoint(ckpt_path)
@@ -273,6 +306,7 @@ def main(argv=None):
         elif args.evaluate_only:
             raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
     progress = load_progress(progress_path, gan.step)
+    progress["d_loss_scale"] = args.d_loss_scale
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
@@ -282,6 +316,7 @@ def main(argv=None):
                   wall_seconds=round(progress["train_seconds"], 1),
                   train_seconds_per_iter=round(progress["train_seconds"] / max(1, gan.step), 4),
                   seed=args.seed, backend=args.backend, k=K, m=M, simultaneous=args.simultaneous,
+                  d_loss_scale=args.d_loss_scale,
                   train_size=len(train_x), n_samples=args.n_samples, n_valid=args.n_valid, n_test=len(test_x),
                   pixel_scale="1/255", blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                   paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},

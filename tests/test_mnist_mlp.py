@@ -186,3 +186,22 @@ def test_maxout_fast_path_matches_the_reduction_and_splits_ties():
         (F.max(b, axis=2) * mg.tensor(w)).sum().backward()
         numpy.testing.assert_allclose(a.grad.numpy().reshape(4, 6, 3), b.grad.numpy(), rtol=1e-12)
         numpy.testing.assert_allclose(a.grad.numpy()[0, :3], [w[0, 0] / 2, w[0, 0] / 2, 0.0], rtol=1e-12)
+
+
+def test_demo_d_loss_is_half_the_cross_entropy_as_in_the_paper_code_and_resume_keeps_its_factor(tmp_path):
+    """pylearn2's AdversaryCost2 minimises d_obj = 0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0)): a new run takes 0.5,
+    a resumed run keeps the factor it started with, and asking for another one is refused."""
+    mnist_or_skip()
+    demo = load_demo()
+    from minigan.gan import losses
+    out = str(tmp_path / "run")
+    metrics = demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    assert metrics["d_loss_scale"] == 0.5
+    gan, _ = demo.build(demo.parse_args(["--out", out, "--d-loss-scale", "0.5", *SMOKE]),
+                        numpy.zeros((200, 784), numpy.float32))
+    real, fake = mg.tensor(numpy.array([0.3, -1.2])), mg.tensor(numpy.array([2.0, 0.1]))
+    assert gan.d_loss(real, fake).item() == pytest.approx(0.5 * losses.d_loss(real, fake).item(), rel=1e-15)
+    with pytest.raises(ValueError, match="--d-loss-scale 0.5"):
+        demo.main(["--out", out, "--steps", "4", "--resume", "--d-loss-scale", "1", "--no-figures", *SMOKE])
+    resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
+    assert resumed["d_loss_scale"] == 0.5 and resumed["steps"] == 4
