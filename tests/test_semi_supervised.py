@@ -78,3 +78,31 @@ def test_predict_and_errors():
         ss.real_logit(mg.tensor(numpy.zeros(3)))
     with pytest.raises(ValueError, match="different feature counts"):
         ss.feature_matching_loss(mg.tensor(numpy.zeros((2, 3))), mg.tensor(numpy.zeros((2, 4))))
+
+
+def test_demo_smoke_run(tmp_path):
+    """demos/semi_supervised_mnist.py for three iterations with a small D: files, keys, 10 labels per class."""
+    import importlib.util
+    import json
+    import os
+
+    from minigan.data import load_mnist
+    try:
+        mnist = load_mnist()
+    except Exception as e:  # noqa: BLE001 - any reason the data is unusable
+        pytest.skip(f"MNIST is not available: {e}")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("ssl_demo", os.path.join(root, "demos", "semi_supervised_mnist.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    out = str(tmp_path)
+    metrics = demo.main(["--out", out, "--steps", "3", "--widths", "32,16", "--m", "20", "--eval-every", "2"])
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f) == json.loads(json.dumps(metrics))
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["steps"] == 3
+    assert [c["step"] for c in metrics["curve"]] == [2, 3]
+    labels = mnist["train"].labels[numpy.array(metrics["labelled_indices"])]
+    assert metrics["labels"] == 100 and numpy.bincount(labels, minlength=10).tolist() == [10] * 10
+    assert all(i < 50000 for i in metrics["labelled_indices"])  # drawn from the paper's train split only
+    for name in ("samples.png", "curve.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
