@@ -1,11 +1,11 @@
 """Train the MNIST classifier behind the Inception-style score and the Fréchet distance.
 
-    python3 demos/train_classifier.py --out runs/classifier [--epochs 8] [--seed 0] [--backend numpy]
+    python3 demos/train_classifier.py --out runs/classifier [--epochs 12] [--seed 0] [--backend numpy]
 
 The model is minigan/models/classifier.py (two strided convs, a 128-unit feature layer,
-dropout, 10 logits). Adam (lr 1e-3, halved each epoch after the third), minibatches of 128,
+dropout, 10 logits). Adam (lr 1e-3, halved each epoch after the fifth), minibatches of 128,
 softmax cross-entropy; trained on the paper's train[0:50000], the epoch with the best
-accuracy on valid = train[50000:60000] is kept (early stopping with patience 2) and
+accuracy on valid = train[50000:60000] is kept (early stopping with patience 3) and
 evaluated once on the test set. The checkpoint (minigan.checkpoint, no pickle; rewritten
 after every epoch that improves valid, with partial=True until the end) goes to
 DIR/classifier.npz, where demos/mnist_dcgan.py looks for it (runs/classifier/ by default).
@@ -79,10 +79,11 @@ def plot(path, history):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory for classifier.npz, metrics.json, curves.png")
-    ap.add_argument("--epochs", type=int, default=8, help="at most this many epochs (default 8)")
+    ap.add_argument("--epochs", type=int, default=12, help="at most this many epochs (default 12)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many minibatch updates in total")
     ap.add_argument("--subset", type=int, default=None, help="use the first N images of each split only (smoke tests)")
-    ap.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better valid")
+    ap.add_argument("--decay-after", type=int, default=5, help="halve the lr every epoch after this one (default 5)")
+    ap.add_argument("--patience", type=int, default=3, help="stop after this many epochs without a better valid")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
@@ -107,7 +108,7 @@ def main(argv=None):
     steps, n = 0, len(x_train)
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
-        if epoch > 3:  # a smaller step once the loss has flattened: the last epochs polish
+        if epoch > args.decay_after:  # a smaller step once the loss has flattened: the last epochs polish
             opt.lr = opt.lr * 0.5
         model.train()
         order = gen.permutation(n)
