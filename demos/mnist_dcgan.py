@@ -1,6 +1,6 @@
 """DCGAN on MNIST, plain or class-conditional, trained by Algorithm 1 and scored by a classifier.
 
-    python3 demos/mnist_dcgan.py --out runs/dcgan [--steps 1000] [--seed 0] [--backend numpy]
+    python3 demos/mnist_dcgan.py --out runs/dcgan [--steps 3000] [--seed 0] [--backend numpy]
     python3 demos/mnist_dcgan.py --out runs/cdcgan --conditional
     python3 demos/mnist_dcgan.py --out runs/dcgan --steps 2000 --resume     # go on from DIR/ckpt.npz
 
@@ -157,7 +157,7 @@ def evaluate(args, G, data):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory for figures, ckpt.npz and metrics.json")
-    ap.add_argument("--steps", type=int, default=1000, help="training iterations in total (default 1000)")
+    ap.add_argument("--steps", type=int, default=3000, help="training iterations in total (default 3000, ~4 epochs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ap.add_argument("--conditional", action="store_true", help="feed the class label to G and D")
