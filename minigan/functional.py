@@ -4,5 +4,7 @@ from .ops import (  # noqa: F401 - re-exported
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pad, permute, pow, relu,
     reshape, sigmoid, softmax, softplus, sqrt, stack, sub, sum, tanh, transpose, var, where,
 )
-from .ops.normalization import batch_norm; from .ops.layers import dropout, maxout; from .ops.losses import binary_cross_entropy_with_logits, mse_loss  # noqa: E702,F401,I001
-from .ops.conv import conv2d, conv_transpose2d  # noqa: E402,F401
+from .ops.conv import conv2d, conv_transpose2d  # noqa: F401
+from .ops.layers import dropout, maxout  # noqa: F401
+from .ops.losses import binary_cross_entropy_with_logits, mse_loss  # noqa: F401
+from .ops.normalization import batch_norm  # noqa: F401
