@@ -88,3 +88,20 @@ def test_goal_and_standard_error(demo):
 def test_unknown_variant_is_refused(demo, tmp_path):
     with pytest.raises(SystemExit):
         demo.main(["--out", str(tmp_path), "--variants", "no_such_gan"])
+
+
+# -- the goal, on purpose (-m slow) ----------------------------------------------------------------
+GOAL_ARGS = ["--variants", "vanilla", "--seeds", "1", "--steps", "30000", "--hidden", "256", "--workers", "2"]
+
+
+@pytest.mark.slow
+def test_vanilla_long_run_meets_the_goal_on_seed_0(demo, tmp_path):
+    """The goal run of docs/07-variants.md section 7.5, seed 0 only (about 9 CPU-minutes): the vanilla GAN
+    with 256-wide G and D and 30,000 iterations captures 8/8 ring and 25/25 grid modes with >= 95%
+    high-quality samples and reverse KL <= 0.05."""
+    metrics = demo.main(["--out", str(tmp_path)] + GOAL_ARGS)
+    for dataset in ("ring", "grid"):
+        s = metrics["vanilla"][dataset]
+        print(f"\n[goal] vanilla {dataset}: {s['modes']['mean']} modes, {100 * s['high_quality']['mean']:.1f}% HQ, "
+              f"reverse KL {s['reverse_kl']['mean']:.4f}")
+        assert s["goal_seeds"] == 1
