@@ -10,6 +10,8 @@ import importlib.util
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy
 import pytest
@@ -95,11 +97,15 @@ GOAL_ARGS = ["--variants", "vanilla", "--seeds", "1", "--steps", "30000", "--hid
 
 
 @pytest.mark.slow
-def test_vanilla_long_run_meets_the_goal_on_seed_0(demo, tmp_path):
+def test_vanilla_long_run_meets_the_goal_on_seed_0(tmp_path):
     """The goal run of docs/07-variants.md section 7.5, seed 0 only (about 9 CPU-minutes): the vanilla GAN
     with 256-wide G and D and 30,000 iterations captures 8/8 ring and 25/25 grid modes with >= 95%
-    high-quality samples and reverse KL <= 0.05."""
-    metrics = demo.main(["--out", str(tmp_path)] + GOAL_ARGS)
+    high-quality samples and reverse KL <= 0.05 (seeds 1, 2, 6 and 7 do not: the table there)."""
+    # a fresh process: the workers are started by multiprocessing, which must import the demo by name
+    cmd = [sys.executable, os.path.join(ROOT, "demos", "mode_collapse.py"), "--out", str(tmp_path)] + GOAL_ARGS
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
     for dataset in ("ring", "grid"):
         s = metrics["vanilla"][dataset]
         print(f"\n[goal] vanilla {dataset}: {s['modes']['mean']} modes, {100 * s['high_quality']['mean']:.1f}% HQ, "
