@@ -188,14 +188,17 @@ def test_maxout_fast_path_matches_the_reduction_and_splits_ties():
         numpy.testing.assert_allclose(a.grad.numpy()[0, :3], [w[0, 0] / 2, w[0, 0] / 2, 0.0], rtol=1e-12)
 
 
-def test_demo_d_loss_is_half_the_cross_entropy_as_in_the_paper_code_and_resume_keeps_its_factor(tmp_path):
-    """pylearn2's AdversaryCost2 minimises d_obj = 0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0)): a new run takes 0.5,
-    a resumed run keeps the factor it started with, and asking for another one is refused."""
+def test_demo_d_loss_scale_default_half_option_and_resume_keeps_its_factor(tmp_path):
+    """A new run takes factor 1.0 (the sum); --d-loss-scale 0.5 gives pylearn2's AdversaryCost2,
+    d_obj = 0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0)); a resumed run keeps the factor it started with, and
+    asking for another one is refused."""
     mnist_or_skip()
     demo = load_demo()
     from minigan.gan import losses
+    plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "2", "--no-figures", *SMOKE])
+    assert plain["d_loss_scale"] == 1.0
     out = str(tmp_path / "run")
-    metrics = demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    metrics = demo.main(["--out", out, "--steps", "2", "--d-loss-scale", "0.5", "--no-figures", *SMOKE])
     assert metrics["d_loss_scale"] == 0.5
     gan, _ = demo.build(demo.parse_args(["--out", out, "--d-loss-scale", "0.5", *SMOKE]),
                         numpy.zeros((200, 784), numpy.float32))
