@@ -62,6 +62,7 @@ from minigan.models import paper_mlp  # noqa: E402
 
 M = 100  # the paper's minibatch size
 K = 1  # D steps per G step
+D_LOSS_SCALE = 1.0  # a new run's factor on D's loss (0.5 is the paper's code: see the docstring)
 PAPER = (225, 2, "Goodfellow et al. 2014")  # Table 1, adversarial nets on MNIST
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation samples' own stream, apart from training's
 
@@ -142,7 +143,7 @@ def build(args, train_x):
     per_epoch = max(1, len(train_x) // M)  # 500 updates per epoch on 50,000 images
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch), *optim.paper_mnist_schedules(opt_G, per_epoch)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
-    scale = 1.0 if args.d_loss_scale is None else args.d_loss_scale  # main() resolves it (resumes keep theirs)
+    scale = D_LOSS_SCALE if args.d_loss_scale is None else args.d_loss_scale  # main() resolves it (resumes keep theirs)
 
     def d_loss(real_logits, fake_logits):
         """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
@@ -164,7 +165,7 @@ def load_progress(path, step):
 
 
 def resolve_d_loss_scale(args, ckpt_path, progress_path):
-    """The factor on D's loss: the one a resumed run started with, else --d-loss-scale, else 1.0."""
+    """The factor on D's loss: the one a resumed run started with, else --d-loss-scale, else D_LOSS_SCALE."""
     saved = None
     if (args.resume or args.evaluate_only) and os.path.exists(ckpt_path):
         saved = 1.0  # a checkpoint from before the option: D's loss was the plain sum
@@ -176,7 +177,7 @@ def resolve_d_loss_scale(args, ckpt_path, progress_path):
                          f"{args.d_loss_scale} would change the objective mid-run (start a new --out instead)")
     if saved is not None:
         return saved
-    return 1.0 if args.d_loss_scale is None else float(args.d_loss_scale)
+    return D_LOSS_SCALE if args.d_loss_scale is None else float(args.d_loss_scale)
 
 
 def write_json(path, obj):
