@@ -16,8 +16,10 @@ D's loss is losses.d_loss's plain sum BCE(D(x), 1) + BCE(D(G(z)), 0) times ``--d
 The paper's code (pylearn2's AdversaryCost2) took half the sum, d_obj = 0.5 (...), which at the
 same learning rate halves D's steps; ``--d-loss-scale 0.5`` does that. The default is 1.0, the run
 docs/06-mnist.md reports: with 0.5 and Algorithm 1's alternating updates, seed 0 failed (D(x) -> 1,
-D(G(z)) -> 0 by iteration 4,000, the cheap Parzen estimate below -250). A resumed run keeps the
-factor it started with (saved in progress.json; runs from before the option read as 1.0).
+D(G(z)) -> 0 by iteration 4,000, the cheap Parzen estimate below -250). ``--simultaneous`` takes
+both players' gradients from one forward pass and ``--noise gaussian`` draws z ~ N(0, I), as the
+paper's code did. A resumed run keeps the factor, the update and the noise it started with (saved
+in progress.json; runs from before an option read as 1.0, alternating, uniform).
 
 Evaluation, the paper's Parzen protocol (minigan/gan/metrics.py): 10,000 samples of G; sigma
 from logspace(-1, 0, 10) maximising the mean log-likelihood of the first 1,000 validation
@@ -63,6 +65,11 @@ from minigan.models import paper_mlp  # noqa: E402
 M = 100  # the paper's minibatch size
 K = 1  # D steps per G step
 D_LOSS_SCALE = 1.0  # a new run's factor on D's loss (0.5 is the paper's code: see the docstring)
+# The settings that define a run's objective. A resumed run keeps the ones it started with
+# (progress.json records them); a checkpoint from before an option existed had that option's old value.
+NEW_RUN_DEFAULTS = {"d_loss_scale": D_LOSS_SCALE, "simultaneous": False, "noise": "uniform"}
+BEFORE_THE_OPTION = {"d_loss_scale": 1.0, "simultaneous": False, "noise": "uniform"}
+FLAGS = {"d_loss_scale": "--d-loss-scale", "simultaneous": "--simultaneous", "noise": "--noise"}
 PAPER = (225, 2, "Goodfellow et al. 2014")  # Table 1, adversarial nets on MNIST
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation samples' own stream, apart from training's
 
@@ -99,9 +106,9 @@ def to_unit(images):
     return (numpy.asarray(images, dtype=numpy.float32) / 255.0).reshape(len(images), -1)
 
 
-def sample_G(G, n, seed, batch=1000):
-    """n samples of G (float32 NumPy [n, 784]) from noise drawn by a fresh Generator(seed), in eval mode."""
-    gen, p_z, out = mg.Generator(seed), paper_mlp.noise_prior(), []
+def sample_G(G, n, seed, noise="uniform", batch=1000):
+    """n samples of G (float32 NumPy [n, 784]) from p_z (``noise``) drawn by a fresh Generator(seed), in eval mode."""
+    gen, p_z, out = mg.Generator(seed), paper_mlp.noise_prior(kind=noise), []
     was_training = G.training
     G.eval()
     with mg.no_grad():
@@ -111,9 +118,9 @@ def sample_G(G, n, seed, batch=1000):
     return numpy.concatenate(out).astype(numpy.float32)
 
 
-def cheap_parzen(G, valid, seed, n=1000):
+def cheap_parzen(G, valid, seed, n=1000, noise="uniform"):
     """The curve's estimate: n samples; sigma chosen on valid[:n], the mean log p on valid[n:2n] (no SE)."""
-    g = sample_G(G, n, seed)
+    g = sample_G(G, n, seed, noise)
     sigma, _ = select_parzen_sigma(g, valid[:n], PARZEN_SIGMAS, gemm_dtype=numpy.float32)
     mean, _ = parzen_log_likelihood(g, valid[n:2 * n], sigma, gemm_dtype=numpy.float32)
     return mean, sigma
@@ -143,14 +150,17 @@ def build(args, train_x):
     per_epoch = max(1, len(train_x) // M)  # 500 updates per epoch on 50,000 images
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch), *optim.paper_mnist_schedules(opt_G, per_epoch)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
-    scale = D_LOSS_SCALE if args.d_loss_scale is None else args.d_loss_scale  # main() resolves it (resumes keep theirs)
+    # main() resolves the run's settings (resumes keep theirs); a bare parse_args() gets the new-run defaults
+    run = {name: (default if getattr(args, name) is None else getattr(args, name))
+           for name, default in NEW_RUN_DEFAULTS.items()}
+    scale = float(run["d_loss_scale"])
 
     def d_loss(real_logits, fake_logits):
         """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
         return losses.d_loss(real_logits, fake_logits) * scale
 
-    gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(), p_data, generator=gen, k=K, m=M,
-              g_loss="non_saturating", d_loss=d_loss, schedules=schedules, simultaneous=args.simultaneous)
+    gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(kind=run["noise"]), p_data, generator=gen, k=K, m=M,
+              g_loss="non_saturating", d_loss=d_loss, schedules=schedules, simultaneous=bool(run["simultaneous"]))
     return gan, p_data
 
 
@@ -164,20 +174,29 @@ def load_progress(path, step):
     return progress
 
 
-def resolve_d_loss_scale(args, ckpt_path, progress_path):
-    """The factor on D's loss: the one a resumed run started with, else --d-loss-scale, else D_LOSS_SCALE."""
+def resolve_run_settings(args, ckpt_path, progress_path):
+    """Set args.d_loss_scale, args.simultaneous, args.noise: a resumed run's saved values, else the flags, else defaults.
+
+    A flag that contradicts what a resumed checkpoint was trained with is an error: it would change
+    the objective mid-run."""
     saved = None
     if (args.resume or args.evaluate_only) and os.path.exists(ckpt_path):
-        saved = 1.0  # a checkpoint from before the option: D's loss was the plain sum
+        saved = dict(BEFORE_THE_OPTION)
         if os.path.exists(progress_path):
             with open(progress_path) as f:
-                saved = float(json.load(f).get("d_loss_scale", 1.0))
-    if saved is not None and args.d_loss_scale is not None and args.d_loss_scale != saved:
-        raise ValueError(f"mnist_mlp: {ckpt_path} was trained with --d-loss-scale {saved}; resuming it with "
-                         f"{args.d_loss_scale} would change the objective mid-run (start a new --out instead)")
-    if saved is not None:
-        return saved
-    return D_LOSS_SCALE if args.d_loss_scale is None else float(args.d_loss_scale)
+                progress = json.load(f)
+            saved.update({name: progress[name] for name in saved if name in progress})
+    for name, default in NEW_RUN_DEFAULTS.items():
+        given = getattr(args, name)
+        if saved is None:
+            setattr(args, name, default if given is None else given)
+            continue
+        if given is not None and given != saved[name]:
+            raise ValueError(f"mnist_mlp: {ckpt_path} was trained with {FLAGS[name]} {saved[name]}; resuming it "
+                             f"with {given} would change the objective mid-run (start a new --out instead)")
+        setattr(args, name, saved[name])
+    args.d_loss_scale = float(args.d_loss_scale)
+    return {name: getattr(args, name) for name in NEW_RUN_DEFAULTS}
 
 
 def write_json(path, obj):
@@ -202,7 +221,7 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
         progress["train_seconds"] = spent0 + (time.time() - start_wall)
         if not finite(metrics):
             raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
-        ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples)
+        ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples, args.noise)
         progress["parzen_curve"].append({"step": gan.step, "ll": ll, "sigma": sigma})
         write_json(progress_path, progress)
         print(f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  "
@@ -215,7 +234,7 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
 def evaluate(args, G, valid_x, test_x):
     """The paper's protocol: args.n_samples samples, sigma on args.n_valid validation images, mean +- SE on test."""
     t0 = time.time()
-    samples = sample_G(G, args.n_samples, args.seed + EVAL_SEED_OFFSET)
+    samples = sample_G(G, args.n_samples, args.seed + EVAL_SEED_OFFSET, args.noise)
     sigma, table = select_parzen_sigma(samples, valid_x[:args.n_valid], PARZEN_SIGMAS)
     ll, se = parzen_log_likelihood(samples, test_x, sigma)
     return samples, {"parzen_ll": ll, "parzen_se": se, "sigma": sigma, "sigma_table": table,
@@ -231,7 +250,7 @@ def figures(args, gan, samples, train_x, progress, result):
     near = train_x[nearest_rows(shown, train_x)]
     files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), shown.reshape(-1, 28, 28),
                                           near.reshape(-1, 28, 28), pairs_per_row=5))
-    gen, p_z = mg.Generator(args.seed + 7), paper_mlp.noise_prior()
+    gen, p_z = mg.Generator(args.seed + 7), paper_mlp.noise_prior(kind=args.noise)
     z0, z1 = p_z(gen, 8).numpy(), p_z(gen, 8).numpy()
     t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]
     path_z = (1 - t) * z0[:, None, :] + t * z1[:, None, :]  # (8 paths, 10 steps, 100): straight lines in z
@@ -265,8 +284,12 @@ def parse_args(argv=None):
     ap.add_argument("--d-loss-scale", type=float, default=None,
                     help="factor on D's cross-entropy (default: 1.0 for a new run, the saved factor when "
                          "resuming; 0.5 is the paper's code, see docs/06-mnist.md)")
-    ap.add_argument("--simultaneous", action="store_true",
-                    help="update D and G from one forward pass, as the paper's pylearn2 code (default: Algorithm 1)")
+    ap.add_argument("--simultaneous", action="store_true", default=None,
+                    help="update D and G from one forward pass, as the paper's pylearn2 code (default: Algorithm 1; "
+                         "a resumed run keeps its own)")
+    ap.add_argument("--noise", choices=paper_mlp.NOISE_KINDS, default=None,
+                    help="p_z: uniform on [-sqrt 3, sqrt 3] (default for a new run) or gaussian N(0, I), what the "
+                         "paper's code drew; a resumed run keeps its own")
     ap.add_argument("--curve-samples", type=int, default=1000,
                     help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
     ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
@@ -298,7 +321,7 @@ def main(argv=None):
 
     ckpt_path = os.path.join(args.out, "checkpoint.npz")
     progress_path = os.path.join(args.out, "progress.json")
-    args.d_loss_scale = resolve_d_loss_scale(args, ckpt_path, progress_path)
+    settings = resolve_run_settings(args, ckpt_path, progress_path)
     gan, p_data = build(args, train_x)
     if args.resume or args.evaluate_only:
         if os.path.exists(ckpt_path):
@@ -308,7 +331,7 @@ def main(argv=None):
         elif args.evaluate_only:
             raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
     progress = load_progress(progress_path, gan.step)
-    progress["d_loss_scale"] = args.d_loss_scale
+    progress.update(settings)
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
@@ -317,8 +340,7 @@ def main(argv=None):
     result.update(steps=gan.step, epochs=round(gan.step * K * M / len(train_x), 2),
                   wall_seconds=round(progress["train_seconds"], 1),
                   train_seconds_per_iter=round(progress["train_seconds"] / max(1, gan.step), 4),
-                  seed=args.seed, backend=args.backend, k=K, m=M, simultaneous=args.simultaneous,
-                  d_loss_scale=args.d_loss_scale,
+                  seed=args.seed, backend=args.backend, k=K, m=M, **settings,
                   train_size=len(train_x), n_samples=args.n_samples, n_valid=args.n_valid, n_test=len(test_x),
                   pixel_scale="1/255", blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                   paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},

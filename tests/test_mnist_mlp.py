@@ -208,3 +208,37 @@ def test_demo_d_loss_scale_default_half_option_and_resume_keeps_its_factor(tmp_p
         demo.main(["--out", out, "--steps", "4", "--resume", "--d-loss-scale", "1", "--no-figures", *SMOKE])
     resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
     assert resumed["d_loss_scale"] == 0.5 and resumed["steps"] == 4
+
+
+def test_gaussian_noise_prior_has_unit_variance_and_bad_kind_is_refused():
+    """The paper's code drew z ~ N(0, I) (goodfeli/adversarial's Generator default); the uniform
+    prior on [-sqrt 3, sqrt 3] has the same mean and variance. 20,000 x 100 draws put the sample
+    variance within 0.01 of 1 (its standard error is sqrt(2 / 2e6) ~ 0.001 for the Gaussian)."""
+    for kind in paper_mlp.NOISE_KINDS:
+        z = paper_mlp.noise_prior(kind=kind)(mg.Generator(3), 20000).numpy().astype(numpy.float64)
+        assert z.shape == (20000, paper_mlp.Z_DIM)
+        assert abs(z.mean()) < 0.01 and abs(z.var() - 1.0) < 0.01
+    z = paper_mlp.noise_prior(kind="gaussian")(mg.Generator(3), 20000).numpy()
+    assert numpy.abs(z).max() > paper_mlp.Z_BOUND  # not the bounded uniform
+    with pytest.raises(ValueError, match="noise_prior.*'cauchy'"):
+        paper_mlp.noise_prior(kind="cauchy")
+
+
+def test_demo_resume_keeps_the_runs_update_rule_and_noise(tmp_path):
+    """--simultaneous and --noise define the objective: saved in progress.json, kept on resume,
+    and a contradicting flag on resume is refused."""
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "paper_code")
+    first = demo.main(["--out", out, "--steps", "2", "--simultaneous", "--noise", "gaussian",
+                       "--d-loss-scale", "0.5", "--no-figures", *SMOKE])
+    assert (first["simultaneous"], first["noise"], first["d_loss_scale"]) == (True, "gaussian", 0.5)
+    with open(os.path.join(out, "progress.json")) as f:
+        saved = json.load(f)
+    assert (saved["simultaneous"], saved["noise"], saved["d_loss_scale"]) == (True, "gaussian", 0.5)
+    with pytest.raises(ValueError, match="--noise gaussian"):
+        demo.main(["--out", out, "--steps", "4", "--resume", "--noise", "uniform", "--no-figures", *SMOKE])
+    resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
+    assert (resumed["simultaneous"], resumed["noise"], resumed["steps"]) == (True, "gaussian", 4)
+    plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "1", "--no-figures", *SMOKE])
+    assert (plain["simultaneous"], plain["noise"]) == (False, "uniform")

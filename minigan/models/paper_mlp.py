@@ -1,6 +1,6 @@
 """The GAN paper's MNIST model (Goodfellow et al. 2014, Table 1): an MLP generator and a maxout discriminator.
 
-    G: z (100, uniform on [-sqrt 3, sqrt 3]) -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid
+    G: z (100, uniform on [-sqrt 3, sqrt 3], or N(0, I) as the paper's code) -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid
     D: x (784) -> dropout -> maxout 240x5 -> dropout -> maxout 240x5 -> dropout -> 1 (a logit)
 
 D returns the logit a with D(x) = sigmoid(a), because the losses are cross-entropies from
@@ -31,7 +31,7 @@ import math
 import numpy
 
 from .. import nn
-from ..data.toy import UniformNoise
+from ..data.toy import NormalNoise, UniformNoise
 from ..nn import init
 
 Z_DIM = 100
@@ -44,11 +44,22 @@ KEEP_INPUT, KEEP_HIDDEN = 0.8, 0.5  # dropout keep probabilities of D (the paper
 MARGINAL_CLIP = 1e-5
 
 
-def noise_prior(z_dim=Z_DIM):
-    """p_z: z ~ U(-sqrt 3, sqrt 3)^z_dim (zero mean, unit variance per coordinate).
+NOISE_KINDS = ("uniform", "gaussian")
 
-    A sampler (generator, m) -> Tensor (m, z_dim), as Algorithm 1 expects."""
-    return UniformNoise(z_dim, -Z_BOUND, Z_BOUND)
+
+def noise_prior(z_dim=Z_DIM, kind="uniform"):
+    """p_z, a sampler (generator, m) -> Tensor (m, z_dim), as Algorithm 1 expects.
+
+    kind "uniform": z ~ U(-sqrt 3, sqrt 3)^z_dim, the prior the issue and most re-implementations
+    name; "gaussian": z ~ N(0, I), what the paper's code drew (its mnist.yaml sets no ``noise``, and
+    the Generator class of goodfeli/adversarial defaults to "gaussian"). Both have zero mean and
+    unit variance per coordinate, so G's first layer sees inputs of the same scale either way.
+    """
+    if kind == "uniform":
+        return UniformNoise(z_dim, -Z_BOUND, Z_BOUND)
+    if kind == "gaussian":
+        return NormalNoise(z_dim)
+    raise ValueError(f"paper_mlp.noise_prior: kind must be one of {NOISE_KINDS}, got {kind!r}")
 
 
 def sigmoid_bias_from_marginals(images, clip=MARGINAL_CLIP):
@@ -123,5 +134,5 @@ def parameter_count(module) -> int:
     return sum(int(p.size) for p in module.parameters())
 
 
-__all__ = ["Z_DIM", "Z_BOUND", "IMAGE_DIM", "noise_prior", "sigmoid_bias_from_marginals", "generator",
+__all__ = ["Z_DIM", "Z_BOUND", "IMAGE_DIM", "NOISE_KINDS", "noise_prior", "sigmoid_bias_from_marginals", "generator",
            "discriminator", "parameter_count"]
