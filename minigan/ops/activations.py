@@ -30,15 +30,25 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else s x.   dL/dx = g * (1 if x > 0 else s)."""
+    """y = x if x > 0 else s x.   dL/dx = g * (1 if x > 0 else s).
+
+    Both passes avoid ``where`` on a data-dependent mask, which NumPy evaluates with a branch
+    per element and runs ~10x slower on mixed signs (DCGAN's D applies this to 800,000 values
+    six times an iteration): for s <= 1 the forward is max(x, s x) (min for s > 1), and the
+    backward's factor is s + (1 - s) [x > 0].
+    """
 
     def forward(self, x):
-        return backend.array_module(x).where(x > 0, x, x * x.dtype.type(self.slope))
+        xp = backend.array_module(x)
+        y = xp.multiply(x, x.dtype.type(self.slope), out=xp.empty_like(x))  # s x (an array even for 0-d x)
+        return (xp.maximum if self.slope <= 1.0 else xp.minimum)(x, y, out=y)
 
     def backward(self, gy):
         x = self.inputs[0].data
-        xp = backend.array_module(x)
-        return gy * Tensor(xp.where(x > 0, 1.0, self.slope).astype(gy.dtype))
+        factor = (x > 0).astype(gy.dtype)
+        factor *= 1.0 - self.slope
+        factor += self.slope
+        return gy * Tensor(factor)
 
 
 class Sigmoid(Function):
