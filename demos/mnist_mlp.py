@@ -32,6 +32,9 @@ Generator, the step and the loss history; DIR/checkpoint.npz) and a *cheap* Parz
 (1,000 samples; sigma chosen on valid[0:1000], scored on valid[1000:2000]) for the curve over
 training; DIR/progress.json keeps that curve and the training time. ``--resume`` continues
 from the checkpoint; ``--minutes`` stops training early (at a checkpoint) when the budget is spent.
+``--lr-decay F`` divides the learning rate by F after every update instead of the paper's
+1.000004; given with ``--resume`` it applies from the checkpoint's iteration on, without a jump in
+the rate, and progress.json lists the segments (docs/06-mnist.md 6.5 uses it to anneal a long run).
 
 Writes to --out: metrics.json (parzen_ll, parzen_se, sigma, steps, wall_seconds, ...),
 samples.npy (the 10,000 evaluated samples, float32 [10000, 784] in [0, 1]), samples.png,
@@ -65,6 +68,7 @@ from minigan.models import paper_mlp  # noqa: E402
 M = 100  # the paper's minibatch size
 K = 1  # D steps per G step
 D_LOSS_SCALE = 1.0  # a new run's factor on D's loss (0.5 is the paper's code: see the docstring)
+PAPER_LR_DECAY = 1.000004  # lr divided by this after every update (pylearn2's ExponentialDecay)
 # The settings that define a run's objective. A resumed run keeps the ones it started with
 # (progress.json records them); a checkpoint from before an option existed had that option's old value.
 NEW_RUN_DEFAULTS = {"d_loss_scale": D_LOSS_SCALE, "simultaneous": False, "noise": "uniform"}
@@ -148,7 +152,9 @@ def build(args, train_x):
     opt_D = optim.SGD(D.parameters(), lr=0.1, momentum=0.5)
     opt_G = optim.SGD(G.parameters(), lr=0.1, momentum=0.5)
     per_epoch = max(1, len(train_x) // M)  # 500 updates per epoch on 50,000 images
-    schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch), *optim.paper_mnist_schedules(opt_G, per_epoch)]
+    decay = PAPER_LR_DECAY if args.lr_decay is None else args.lr_decay  # a resumed run's comes from its checkpoint
+    schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch, decay=decay),
+                 *optim.paper_mnist_schedules(opt_G, per_epoch, decay=decay)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
     # main() resolves the run's settings (resumes keep theirs); a bare parse_args() gets the new-run defaults
     run = {name: (default if getattr(args, name) is None else getattr(args, name))
@@ -167,11 +173,31 @@ def build(args, train_x):
 def load_progress(path, step):
     """The cheap-Parzen curve and the training seconds saved with the checkpoint (entries past ``step`` dropped)."""
     if not os.path.exists(path):
-        return {"parzen_curve": [], "train_seconds": 0.0}
+        return {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": []}
     with open(path) as f:
         progress = json.load(f)
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
+    segments = progress.get("lr_decay") or [{"from_step": 0, "factor": PAPER_LR_DECAY}]  # older runs: the paper's
+    progress["lr_decay"] = [seg for seg in segments if seg["from_step"] <= step]
     return progress
+
+
+def apply_lr_decay(args, gan, progress):
+    """--lr-decay on a resumed run: from this iteration on, divide both learning rates by the new factor.
+
+    The learning rate does not jump (ExponentialDecay.rebase); progress["lr_decay"] lists the
+    segments, [{"from_step", "factor"}, ...], so the run's whole schedule can be replayed."""
+    lr_schedules = [s for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr"]
+    current = lr_schedules[0].factor
+    if not progress["lr_decay"]:
+        progress["lr_decay"] = [{"from_step": 0, "factor": current}]
+    if args.lr_decay is None or args.lr_decay == current or args.evaluate_only:
+        return
+    for s in lr_schedules:
+        s.rebase(args.lr_decay)
+    progress["lr_decay"].append({"from_step": gan.step, "factor": args.lr_decay})
+    print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {args.lr_decay} after every update",
+          flush=True)
 
 
 def resolve_run_settings(args, ckpt_path, progress_path):
@@ -290,6 +316,10 @@ def parse_args(argv=None):
     ap.add_argument("--noise", choices=paper_mlp.NOISE_KINDS, default=None,
                     help="p_z: uniform on [-sqrt 3, sqrt 3] (default for a new run) or gaussian N(0, I), what the "
                          "paper's code drew; a resumed run keeps its own")
+    ap.add_argument("--lr-decay", type=float, default=None,
+                    help=f"divide the learning rate by this after every update (default {PAPER_LR_DECAY}, the "
+                         "paper's); given when resuming, it applies from the checkpoint's iteration on, with no "
+                         "jump in the rate (docs/06-mnist.md 6.5)")
     ap.add_argument("--curve-samples", type=int, default=1000,
                     help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
     ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
@@ -299,6 +329,8 @@ def parse_args(argv=None):
     ap.add_argument("--n-valid", type=int, default=1000, help="validation images that choose sigma (paper: 1,000)")
     ap.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: all 10,000)")
     args = ap.parse_args(argv)
+    if args.lr_decay is not None and not args.lr_decay >= 1.0:
+        ap.error(f"--lr-decay must be >= 1 (a divisor per update), got {args.lr_decay}")
     if args.steps < 0 or args.checkpoint_every < 1 or min(args.train_size, args.n_samples, args.n_valid,
                                                               args.n_test, args.curve_samples) < 1:
         ap.error("--steps must be >= 0; --checkpoint-every, --train-size, --curve-samples and the --n-* counts "
@@ -332,6 +364,7 @@ def main(argv=None):
             raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
     progress = load_progress(progress_path, gan.step)
     progress.update(settings)
+    apply_lr_decay(args, gan, progress)
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
@@ -344,7 +377,7 @@ def main(argv=None):
                   train_size=len(train_x), n_samples=args.n_samples, n_valid=args.n_valid, n_test=len(test_x),
                   pixel_scale="1/255", blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                   paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},
-                  parzen_curve=progress["parzen_curve"],
+                  lr_decay=progress["lr_decay"], parzen_curve=progress["parzen_curve"],
                   final_lr=gan.opt_D.lr, final_momentum=gan.opt_D.momentum)
     if gan.history["step"]:
         tail = slice(-min(500, len(gan.history["step"])), None)

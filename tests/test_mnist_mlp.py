@@ -242,3 +242,22 @@ def test_demo_resume_keeps_the_runs_update_rule_and_noise(tmp_path):
     assert (resumed["simultaneous"], resumed["noise"], resumed["steps"]) == (True, "gaussian", 4)
     plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "1", "--no-figures", *SMOKE])
     assert (plain["simultaneous"], plain["noise"]) == (False, "uniform")
+
+
+def test_demo_lr_decay_from_the_start_and_changed_on_resume_without_a_jump(tmp_path):
+    """--lr-decay F divides lr by F after every update; given on resume it applies from the
+    checkpoint's iteration on (both players), and progress.json/metrics.json list the segments."""
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    first = demo.main(["--out", out, "--steps", "2", "--lr-decay", "1.001", "--no-figures", *SMOKE])
+    assert first["final_lr"] == pytest.approx(0.1 / 1.001**2, rel=1e-12)
+    assert first["lr_decay"] == [{"from_step": 0, "factor": 1.001}]
+    second = demo.main(["--out", out, "--steps", "4", "--resume", "--lr-decay", "1.01", "--no-figures", *SMOKE])
+    assert second["final_lr"] == pytest.approx(0.1 / 1.001**2 / 1.01**2, rel=1e-12)
+    assert second["lr_decay"] == [{"from_step": 0, "factor": 1.001}, {"from_step": 2, "factor": 1.01}]
+    third = demo.main(["--out", out, "--steps", "5", "--resume", "--no-figures", *SMOKE])  # keeps 1.01
+    assert third["final_lr"] == pytest.approx(0.1 / 1.001**2 / 1.01**3, rel=1e-12)
+    assert third["lr_decay"] == second["lr_decay"]
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", out, "--lr-decay", "0.9"])

@@ -412,6 +412,24 @@ def test_schedule_state_dict_round_trip_and_mismatches():
         optim.ExponentialDecay(other_opt, "momentum").load_state_dict(s.state_dict())
 
 
+def test_exponential_decay_rebase_continues_from_the_current_value_and_survives_a_checkpoint():
+    """rebase(f): no jump, then value_now / f^k; the rebased settings travel in state_dict()."""
+    opt = sgd_for_schedules()
+    s = optim.ExponentialDecay(opt, "lr", factor=1.01, initial=0.1, minimum=1e-3)
+    for _ in range(50):
+        s.step()
+    now = 0.1 / 1.01**50
+    assert s.rebase(1.1) == pytest.approx(now, rel=1e-15) and opt.lr == pytest.approx(now, rel=1e-15)
+    steps = [s.step() for _ in range(3)]
+    assert steps == pytest.approx([now / 1.1, now / 1.1**2, now / 1.1**3], rel=1e-14)
+    copy = optim.ExponentialDecay(sgd_for_schedules(), "lr")
+    copy.load_state_dict(s.state_dict())
+    assert [copy.step() for _ in range(100)] == [s.step() for _ in range(100)]
+    assert s.current() == 1e-3  # the floor still holds after a rebase
+    with pytest.raises(ValueError, match="rebase: factor must be positive"):
+        s.rebase(0.0)
+
+
 def test_momentum_schedule_changes_the_update():
     """SGD reads opt.momentum at every step: a schedule that changes it changes the buffer recursion."""
     p = leaf([0.0])

@@ -121,6 +121,20 @@ class ExponentialDecay(Schedule):
     def value(self, k):
         return max(self.initial / self.factor**k, self.minimum)
 
+    def rebase(self, factor):
+        """From now on divide by ``factor`` per unit, starting from the current value.
+
+        initial <- the value now, factor <- factor, t <- 0: the value does not jump, and k units
+        later it is value_now / factor^k (floor ``minimum``). This is how a long run's decay is
+        changed part-way through (demos/mnist_mlp.py --lr-decay); a resumed checkpoint keeps the
+        rebased settings, because state_dict() saves initial, factor and t.
+        """
+        if not factor > 0:
+            raise ValueError(f"ExponentialDecay.rebase: factor must be positive, got {factor!r}")
+        self.initial, self.factor, self.t = self.current(), float(factor), 0
+        self._apply()
+        return getattr(self.optimizer, self.attr)
+
 
 class LinearRamp(Schedule):
     """value(k) = start_value + (end_value − start_value) · clip((k − start) / (end − start), 0, 1).
