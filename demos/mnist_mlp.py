@@ -156,9 +156,7 @@ def build(args, train_x):
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch, decay=decay),
                  *optim.paper_mnist_schedules(opt_G, per_epoch, decay=decay)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
-    # main() resolves the run's settings (resumes keep theirs); a bare parse_args() gets the new-run defaults
-    run = {name: (default if getattr(args, name) is None else getattr(args, name))
-           for name, default in NEW_RUN_DEFAULTS.items()}
+    run = new_run_settings(args)  # main() has resolved them already (resumes keep theirs); a bare parse_args() has not
     scale = float(run["d_loss_scale"])
 
     def d_loss(real_logits, fake_logits):
@@ -177,8 +175,7 @@ def load_progress(path, step):
     with open(path) as f:
         progress = json.load(f)
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
-    segments = progress.get("lr_decay") or [{"from_step": 0, "factor": PAPER_LR_DECAY}]  # older runs: the paper's
-    progress["lr_decay"] = [seg for seg in segments if seg["from_step"] <= step]
+    progress["lr_decay"] = [seg for seg in progress.get("lr_decay", []) if seg["from_step"] <= step]
     return progress
 
 
@@ -189,7 +186,7 @@ def apply_lr_decay(args, gan, progress):
     segments, [{"from_step", "factor"}, ...], so the run's whole schedule can be replayed."""
     lr_schedules = [s for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr"]
     current = lr_schedules[0].factor
-    if not progress["lr_decay"]:
+    if not progress["lr_decay"]:  # a new run, or one from before the option: one factor since step 0
         progress["lr_decay"] = [{"from_step": 0, "factor": current}]
     if args.lr_decay is None or args.lr_decay == current or args.evaluate_only:
         return
@@ -200,23 +197,27 @@ def apply_lr_decay(args, gan, progress):
           flush=True)
 
 
+def new_run_settings(args):
+    """The run-defining settings of a new run: each flag given, else NEW_RUN_DEFAULTS."""
+    return {name: (default if getattr(args, name) is None else getattr(args, name))
+            for name, default in NEW_RUN_DEFAULTS.items()}
+
+
 def resolve_run_settings(args, ckpt_path, progress_path):
     """Set args.d_loss_scale, args.simultaneous, args.noise: a resumed run's saved values, else the flags, else defaults.
 
     A flag that contradicts what a resumed checkpoint was trained with is an error: it would change
     the objective mid-run."""
-    saved = None
     if (args.resume or args.evaluate_only) and os.path.exists(ckpt_path):
         saved = dict(BEFORE_THE_OPTION)
         if os.path.exists(progress_path):
             with open(progress_path) as f:
                 progress = json.load(f)
             saved.update({name: progress[name] for name in saved if name in progress})
-    for name, default in NEW_RUN_DEFAULTS.items():
+    else:
+        saved = new_run_settings(args)  # a new run: nothing to contradict
+    for name in NEW_RUN_DEFAULTS:
         given = getattr(args, name)
-        if saved is None:
-            setattr(args, name, default if given is None else given)
-            continue
         if given is not None and given != saved[name]:
             raise ValueError(f"mnist_mlp: {ckpt_path} was trained with {FLAGS[name]} {saved[name]}; resuming it "
                              f"with {given} would change the objective mid-run (start a new --out instead)")
