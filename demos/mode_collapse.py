@@ -42,6 +42,7 @@ import numpy  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg  # noqa: E402
+from minigan import checkpoint  # noqa: E402
 import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
 import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
 from minigan.data import toy  # noqa: E402
@@ -57,22 +58,29 @@ GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with ever
 
 def run_one(job):
     """Train one variant on one dataset from one seed; returns the run's record (and its samples)."""
-    variant, dataset, seed, steps, m, hidden, backend_name = job
+    variant, dataset, seed, steps, m, hidden, g_layers, backend_name, models_dir = job
     mg.use_backend(backend_name)
     p_data = DATASETS[dataset]()
     gen = mg.Generator(seed)
-    setup = variants.build(variant, p_data, gen, steps=steps, m=m, hidden=hidden)
+    setup = variants.build(variant, p_data, gen, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
     gan = setup.make_gan(gen)
     t_cpu, t_wall = time.process_time(), time.time()
     gan.train(steps, progress=False)
     cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
     samples = setup.generate(gen, N_EVAL)
     c = mode_coverage(samples, p_data.centers, p_data.std)
+    if models_dir is not None:  # G and D as trained, for later looks (and rejection sampling with D)
+        checkpoint.save(model_path(models_dir, variant, dataset, seed), G=setup.G, D=setup.D)
     record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": steps, "m": m, "hidden": hidden,
+              "g_layers": g_layers,
               "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
               "reverse_kl": c["reverse_kl"], "counts": c["counts"], "cpu_seconds": round(cpu, 2),
               "wall_seconds": round(wall, 2), "finite": bool(numpy.isfinite(samples).all())}
     return record, samples
+
+
+def model_path(models_dir, variant, dataset, seed):
+    return os.path.join(models_dir, f"{variant}_{dataset}_{seed}.npz")
 
 
 def meets_goal(r):
@@ -119,7 +127,8 @@ def _fmt(stat, scale=1.0, digits=2):
 
 def table_md(summary, settings):
     lines = [
-        f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}), "
+        f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}"
+        f"{'' if settings.get('g_layers', 2) == 2 else ', G with %d hidden layers' % settings['g_layers']}), "
         f"2,500 samples per run, mean ± standard error over seeds. Goal: every mode, >= 95% high quality, "
         "reverse KL <= 0.05 (the `goal` column counts the seeds that meet it).",
         "",
@@ -177,6 +186,9 @@ def parse(argv):
     ap.add_argument("--steps", type=int, default=STEPS, help=f"Algorithm-1 iterations per run (default {STEPS})")
     ap.add_argument("--m", type=int, default=M, help=f"minibatch size (default {M})")
     ap.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden width of G and D (default {HIDDEN})")
+    ap.add_argument("--g-layers", type=int, default=2, help="hidden layers of G (default 2; D keeps two)")
+    ap.add_argument("--save-models", action="store_true",
+                    help="write each run's trained G and D to OUT/models/<variant>_<dataset>_<seed>.npz")
     ap.add_argument("--datasets", default="ring,grid", help="comma-separated subset of ring,grid")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="runs trained at once")
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
@@ -190,8 +202,8 @@ def parse(argv):
     args.dataset_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
     if not args.dataset_names or any(d not in DATASETS for d in args.dataset_names):
         ap.error(f"--datasets must name some of {', '.join(DATASETS)}, got {args.datasets!r}")
-    if args.seeds < 1 or args.steps < 1 or args.workers < 1:
-        ap.error("--seeds, --steps and --workers must be positive")
+    if args.seeds < 1 or args.steps < 1 or args.workers < 1 or args.g_layers < 1:
+        ap.error("--seeds, --steps, --workers and --g-layers must be positive")
     return args
 
 
@@ -199,17 +211,22 @@ def main(argv=None):
     args = parse(argv)
     os.makedirs(args.out, exist_ok=True)
     mg.use_backend(args.backend)
-    settings = {"steps": args.steps, "m": args.m, "hidden": args.hidden, "backend": args.backend,
+    settings = {"steps": args.steps, "m": args.m, "hidden": args.hidden, "g_layers": args.g_layers,
+                "backend": args.backend,
                 "seeds": list(range(args.seed, args.seed + args.seeds)), "n_eval": N_EVAL, "workers": args.workers}
     log_path = os.path.join(args.out, "runs.jsonl")
     done = {}
+    key = (args.steps, args.m, args.hidden, args.g_layers)  # the settings a logged run must share to count
     if os.path.exists(log_path):  # resume: keep the runs made with these settings
         with open(log_path) as f:
             for line in f:
                 r = json.loads(line)
-                if (r["steps"], r["m"], r["hidden"]) == (args.steps, args.m, args.hidden):
+                if (r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key:
                     done[(r["variant"], r["dataset"], r["seed"])] = r
-    jobs = [(v, d, s, args.steps, args.m, args.hidden, args.backend)
+    models_dir = os.path.join(args.out, "models") if args.save_models else None
+    if models_dir is not None:
+        os.makedirs(models_dir, exist_ok=True)
+    jobs = [(v, d, s, args.steps, args.m, args.hidden, args.g_layers, args.backend, models_dir)
             for s in settings["seeds"] for d in args.dataset_names for v in args.names if (v, d, s) not in done]
     first_seed = {}  # (variant, dataset) -> (samples, record) of the first seed, for the figures
     t0 = time.time()

@@ -129,10 +129,10 @@ class ConsensusGAN(GAN):
 
 # -- the 2-D benchmark's entry (demos/mode_collapse.py; registry in minigan/gan/variants.py) -------------
 @variants.register("consensus")
-def consensus_variant(p_data, generator, *, steps, m=256, hidden=128, gamma=10.0, lr=1e-4):
+def consensus_variant(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=10.0, lr=1e-4):
     """Consensus optimisation on the vanilla variant's networks and losses, as in Mescheder et al.'s
     2-D experiment: simultaneous updates, RMSprop (lr 1e-4) for both players, gamma = 10."""
-    setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden)
+    setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
     setup.opt_D = optim.RMSprop(setup.D.parameters(), lr=lr)
     setup.opt_G = optim.RMSprop(setup.G.parameters(), lr=lr)
     setup.name, setup.gan_cls = "consensus", ConsensusGAN

@@ -12,7 +12,7 @@ arguments of Algorithm 1 (minigan/gan/algorithm.py, class GAN) that make up that
 
 A builder has the signature
 
-    builder(p_data, generator, *, steps, m=256, hidden=128) -> Setup
+    builder(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup
 
 * p_data: a sampler ``(generator, m) -> Tensor (m, dim)`` (minigan/data/toy.py); its ``dim``
   gives the width of D's input and G's output; ``centers`` and ``std`` (mixtures) may be used
@@ -20,10 +20,11 @@ A builder has the signature
 * generator: the run's minigan.Generator (weights, and any randomness a trick needs).
 * steps: the number of Algorithm-1 iterations the run will do (schedules that decay, such as
   instance noise and the learning-rate ramp, are laid out over it).
-* m: the minibatch size; hidden: the width of G's and D's two hidden layers.
+* m: the minibatch size; hidden: the width of G's and D's hidden layers; g_layers: how many hidden
+  layers G has (D always has two).
 
 Every variant shares the networks of demos/mixture_2d.py (G: dim_z -> hidden -> hidden -> dim,
-ReLU; D: dim -> hidden -> hidden -> 1, LeakyReLU 0.2) unless its idea is a change of network,
+ReLU, or g_layers hidden layers; D: dim -> hidden -> hidden -> 1, LeakyReLU 0.2) unless its idea is a change of network,
 and z ~ N(0, I_2). A variant that changes the update rule itself (unrolled GANs, consensus
 optimisation) sets ``Setup.gan_cls`` to a subclass of GAN. Register a new one with
 ``@register("name")`` on a builder, or ``register("name", builder)``; ``names()`` lists them in
@@ -103,7 +104,7 @@ def names() -> list:
 def build(name, p_data, generator, *, steps, **options) -> Setup:
     """The Setup of variant ``name`` for density p_data.
 
-    options: m, hidden (every builder), and a builder's own keywords (its signature): kernels and
+    options: m, hidden, g_layers (every builder), and a builder's own keywords (its signature): kernels and
     kernel_dims (minibatch_discrimination), code and pt_weight (ebgan), n_ref (vbn).
     """
     if name not in VARIANTS:
@@ -117,11 +118,20 @@ def build(name, p_data, generator, *, steps, **options) -> Setup:
 DIM_Z = 2
 
 
-def mlp_G(generator, dim_x, hidden=128, dim_z=DIM_Z):
-    """G: dim_z -> hidden -> hidden -> dim_x with ReLU (demos/mixture_2d.py)."""
-    return nn.Sequential(nn.Linear(dim_z, hidden, generator=generator), nn.ReLU(),
-                         nn.Linear(hidden, hidden, generator=generator), nn.ReLU(),
-                         nn.Linear(hidden, dim_x, generator=generator))
+def mlp_G(generator, dim_x, hidden=128, layers=2, dim_z=DIM_Z):
+    """G: dim_z -> hidden -> ... -> hidden -> dim_x with ``layers`` hidden ReLU layers (2: demos/mixture_2d.py;
+    4: the PacGAN paper's G). A deeper G can fold a connected z space onto more separate modes."""
+    _check_layers("mlp_G", layers)
+    body, width = [], dim_z
+    for _ in range(layers):
+        body += [nn.Linear(width, hidden, generator=generator), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*body, nn.Linear(width, dim_x, generator=generator))
+
+
+def _check_layers(where, layers):
+    if isinstance(layers, bool) or not isinstance(layers, (int, numpy.integer)) or layers < 1:
+        raise ValueError(f"{where}: g_layers (G's hidden layers) must be a positive integer, got {layers!r}")
 
 
 def mlp_D_body(generator, dim_in, hidden=128):
@@ -163,10 +173,10 @@ def _mode_spacing(p_data, default=1.0):
     return float(d[~numpy.eye(len(c), dtype=bool)].min())
 
 
-def _standard(name, p_data, generator, steps, m, hidden, *, g_loss="non_saturating", k=1, **gan_kwargs):
+def _standard(name, p_data, generator, steps, m, hidden, g_layers=2, *, g_loss="non_saturating", k=1, **gan_kwargs):
     """The common case: mixture_2d's G and D and Adam; only the losses (or k) change."""
     dim = _dim(p_data)
-    G, D = mlp_G(generator, dim, hidden), mlp_D(generator, dim, hidden)
+    G, D = mlp_G(generator, dim, hidden, g_layers), mlp_D(generator, dim, hidden)
     opt_D, opt_G, schedules = adam_pair(G, D, steps, k=k)
     return Setup(name, G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
                  dict(k=k, m=m, g_loss=g_loss, schedules=schedules, **gan_kwargs))
@@ -174,20 +184,20 @@ def _standard(name, p_data, generator, steps, m, hidden, *, g_loss="non_saturati
 
 # -- the variants -----------------------------------------------------------------------------------
 @register("vanilla")
-def vanilla(p_data, generator, *, steps, m=256, hidden=128):
+def vanilla(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """The GAN of Goodfellow et al. (2014), Algorithm 1 with k = 1 and the non-saturating G loss
     -E_z log D(G(z)): the baseline every trick is measured against (demos/mixture_2d.py)."""
-    return _standard("vanilla", p_data, generator, steps, m, hidden)
+    return _standard("vanilla", p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("wgan")
-def wgan(p_data, generator, *, steps, m=256, hidden=128):
+def wgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """WGAN (Arjovsky, Chintala and Bottou 2017, Algorithm 1): the critic maximises
     E_x D(x) - E_z D(G(z)) over weights clipped to [-0.01, 0.01] (a crude Lipschitz bound),
     n_critic = 5 critic updates per generator update, RMSprop with lr 5e-5 for both (the paper's
     settings: momentum-based optimisers made the critic unstable)."""
     dim = _dim(p_data)
-    G, D = mlp_G(generator, dim, hidden), mlp_D(generator, dim, hidden)
+    G, D = mlp_G(generator, dim, hidden, g_layers), mlp_D(generator, dim, hidden)
     opt_D = optim.RMSprop(D.parameters(), lr=5e-5)
     opt_G = optim.RMSprop(G.parameters(), lr=5e-5)
     return Setup("wgan", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
@@ -195,14 +205,14 @@ def wgan(p_data, generator, *, steps, m=256, hidden=128):
 
 
 @register("wgan_gp")
-def wgan_gp(p_data, generator, *, steps, m=256, hidden=128):
+def wgan_gp(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): the WGAN critic loss plus the gradient penalty
     lambda E (||grad D(xhat)||_2 - 1)^2 at random points between x and G(z) (minigan/gan/penalty.py),
     lambda = 10, n_critic = 5, Adam with lr 1e-4 for both players, no clipping. The paper's betas are
     (0, 0.9); we keep beta1 = 0.5, as every other Adam row of the table does, so that the rows differ
     in the penalty alone."""
     dim = _dim(p_data)
-    G = mlp_G(generator, dim, hidden)
+    G = mlp_G(generator, dim, hidden, g_layers)
     critic = penalty.GradientPenaltyCritic(mlp_D(generator, dim, hidden), generator, lam=10.0)
     opt_D = optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9))
     opt_G = optim.Adam(G.parameters(), lr=1e-4, betas=(0.5, 0.9))
@@ -211,36 +221,36 @@ def wgan_gp(p_data, generator, *, steps, m=256, hidden=128):
 
 
 @register("lsgan")
-def lsgan(p_data, generator, *, steps, m=256, hidden=128):
+def lsgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """LSGAN (Mao et al. 2017): least squares instead of cross-entropy, with targets b = 1 (real),
     a = 0 (fake) for D and c = 1 for G: J(D) = 1/2 E_x (D(x) - 1)^2 + 1/2 E_z D(G(z))^2,
     J(G) = E_z (D(G(z)) - 1)^2 (minigan/gan/losses.py)."""
-    return _standard("lsgan", p_data, generator, steps, m, hidden, g_loss="lsgan")
+    return _standard("lsgan", p_data, generator, steps, m, hidden, g_layers, g_loss="lsgan")
 
 
 @register("ml")
-def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128):
+def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """The maximum-likelihood generator loss J(G) = -1/2 E_z exp(a(G(z))) (Goodfellow 2014, "On
     distinguishability criteria"; NIPS 2016 tutorial eq. 14): with D optimal its expected gradient
     is 1/2 grad KL(p_data || p_g). D is the usual cross-entropy discriminator."""
-    return _standard("ml", p_data, generator, steps, m, hidden, g_loss="maximum_likelihood")
+    return _standard("ml", p_data, generator, steps, m, hidden, g_layers, g_loss="maximum_likelihood")
 
 
 @register("label_smoothing")
-def label_smoothing(p_data, generator, *, steps, m=256, hidden=128):
+def label_smoothing(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """One-sided label smoothing (Salimans et al. 2016, section 3.4): D's targets for real examples
     are 0.9 instead of 1, fakes stay at 0, so D*(x) = 0.9 p_data / (p_data + p_g) and D is not
     rewarded for ever more confident logits on real data."""
-    return _standard("label_smoothing", p_data, generator, steps, m, hidden, real_label=0.9)
+    return _standard("label_smoothing", p_data, generator, steps, m, hidden, g_layers, real_label=0.9)
 
 
 @register("instance_noise")
-def instance_noise(p_data, generator, *, steps, m=256, hidden=128):
+def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """Instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017): D sees x + e and G(z) + e',
     e ~ N(0, sigma_t^2 I), sigma_t falling linearly from sigma_0 to 0 over the first half of the run
     (minigan/gan/noise.py). sigma_0 = a quarter of the smallest distance between two modes (0.19 on the
     ring, 0.5 on the grid): wide enough to make neighbouring modes' blurred densities overlap."""
-    setup = _standard("instance_noise", p_data, generator, steps, m, hidden)
+    setup = _standard("instance_noise", p_data, generator, steps, m, hidden, g_layers)
     schedule = noise.NoiseSchedule(0.25 * _mode_spacing(p_data), max(1, steps // 2), optimizer=setup.opt_G)
     setup.D = noise.InstanceNoise(setup.D, schedule, generator)
     setup.gan_kwargs["schedules"] = setup.gan_kwargs["schedules"] + [schedule]
@@ -248,12 +258,12 @@ def instance_noise(p_data, generator, *, steps, m=256, hidden=128):
 
 
 @register("minibatch_discrimination")
-def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, kernels=8, kernel_dims=4):
+def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, kernels=8, kernel_dims=4):
     """Minibatch discrimination (Salimans et al. 2016, section 3.2): before its output layer D appends
     o(x_i)_b = sum_j exp(-||M_{i,b} - M_{j,b}||_1), B = 8 kernels of C = 4 dimensions, to each example's
     features, so it can tell a collapsed minibatch from a diverse one (minigan/gan/minibatch.py)."""
     dim = _dim(p_data)
-    G = mlp_G(generator, dim, hidden)
+    G = mlp_G(generator, dim, hidden, g_layers)
     D = nn.Sequential(*mlp_D_body(generator, dim, hidden),
                       minibatch.MinibatchDiscrimination(hidden, kernels, kernel_dims, generator=generator),
                       nn.Linear(hidden + kernels, 1, generator=generator))
@@ -262,12 +272,12 @@ def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, ker
                  dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
 
 
-def _pacgan(pack, p_data, generator, steps, m, hidden):
+def _pacgan(pack, p_data, generator, steps, m, hidden, g_layers=2):
     """PacGAN (Lin et al. 2018): D decides on packs of ``pack`` examples concatenated into one input."""
     dim = _dim(p_data)
     if m % pack:
         raise ValueError(f"variants: pacgan{pack} needs a minibatch size m divisible by {pack}, got m = {m}")
-    G = mlp_G(generator, dim, hidden)
+    G = mlp_G(generator, dim, hidden, g_layers)
     D = minibatch.Packed(mlp_D(generator, pack * dim, hidden), pack)
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
     return Setup(f"pacgan{pack}", G, D, opt_D, opt_G, toy.NormalNoise(DIM_Z), p_data,
@@ -275,28 +285,31 @@ def _pacgan(pack, p_data, generator, steps, m, hidden):
 
 
 @register("pacgan2")
-def pacgan2(p_data, generator, *, steps, m=256, hidden=128):
+def pacgan2(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """PacGAN2 (Lin et al. 2018): the vanilla GAN with D deciding on pairs of examples, input 2 * dim
     (minigan/gan/minibatch.py, Packed); m / 2 decisions per minibatch."""
-    return _pacgan(2, p_data, generator, steps, m, hidden)
+    return _pacgan(2, p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("pacgan4")
-def pacgan4(p_data, generator, *, steps, m=256, hidden=128):
+def pacgan4(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """PacGAN4 (Lin et al. 2018): as pacgan2 with packs of four (the paper's best row on the 25-grid)."""
-    return _pacgan(4, p_data, generator, steps, m, hidden)
+    return _pacgan(4, p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("vbn")
-def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, n_ref=128):
+def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, n_ref=128):
     """Virtual batch normalisation in G (Salimans et al. 2016, section 3.5): each hidden layer of G is
     normalised with the statistics of a reference batch z_ref of n_ref = 128 noise vectors drawn once at
     the start (minigan/nn/virtual_batchnorm.py), so G(z_i) does not depend on the rest of its minibatch."""
     dim = _dim(p_data)
     p_z = toy.NormalNoise(DIM_Z)
-    net = nn.Sequential(nn.Linear(DIM_Z, hidden, generator=generator), nn.VirtualBatchNorm(hidden), nn.ReLU(),
-                        nn.Linear(hidden, hidden, generator=generator), nn.VirtualBatchNorm(hidden), nn.ReLU(),
-                        nn.Linear(hidden, dim, generator=generator))
+    _check_layers("vbn", g_layers)
+    body, width = [], DIM_Z
+    for _ in range(g_layers):
+        body += [nn.Linear(width, hidden, generator=generator), nn.VirtualBatchNorm(hidden), nn.ReLU()]
+        width = hidden
+    net = nn.Sequential(*body, nn.Linear(width, dim, generator=generator))
     G = nn.ReferenceBatch(net, p_z(generator, n_ref))
     D = mlp_D(generator, dim, hidden)
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
@@ -310,13 +323,13 @@ def _second_moment(p_data, default=1.0):
 
 
 @register("ebgan")
-def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, code=8, pt_weight=0.1):
+def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, code=8, pt_weight=0.1):
     """EBGAN-PT (Zhao, Mathieu and LeCun 2017): D is an autoencoder (dim -> hidden -> hidden -> code = 8,
     code -> hidden -> dim) whose energy D(x) is its reconstruction MSE; L_D = E_x D(x) + E_z [m - D(G(z))]^+,
     L_G = E_z D(G(z)) + 0.1 f_PT (the pulling-away term, minigan/gan/ebgan.py). The margin m is the
     data's per-coordinate second moment (0.5 on the ring, 8 on the grid): the energy of reconstructing 0."""
     dim = _dim(p_data)
-    G = mlp_G(generator, dim, hidden)
+    G = mlp_G(generator, dim, hidden, g_layers)
     enc = nn.Sequential(*mlp_D_body(generator, dim, hidden), nn.Linear(hidden, code, generator=generator))
     dec = nn.Sequential(nn.Linear(code, hidden, generator=generator), nn.LeakyReLU(0.2),
                         nn.Linear(hidden, dim, generator=generator))
@@ -328,14 +341,14 @@ def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, code=8, pt_weight=0
 
 
 @register("conditional")
-def conditional_gan(p_data, generator, *, steps, m=256, hidden=128):
+def conditional_gan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     """Conditional GAN (Mirza and Osindero 2014) told which mode each example comes from: y = the
     mixture component, one-hot, concatenated to z and to D's input (minigan/gan/conditional.py); y is
     uniform in G's samples. It uses labels that no other variant gets, so its coverage is a supervised
     reference, not a row to compare with the unsupervised ones. Needs a mixture (centers, std)."""
     data = conditional.labelled_mixture(p_data)
     K, dim = data.n_classes, data.dim
-    G = conditional.ConditionalG(mlp_G(generator, dim, hidden, dim_z=DIM_Z + K), K)
+    G = conditional.ConditionalG(mlp_G(generator, dim, hidden, g_layers, dim_z=DIM_Z + K), K)
     D = conditional.ConditionalD(mlp_D(generator, dim + K, hidden), K)
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
     return Setup("conditional", G, D, opt_D, opt_G, conditional.LabelledNoise(toy.NormalNoise(DIM_Z), K), data,
