@@ -1,7 +1,8 @@
 """The mode-collapse table: every GAN variant on the 8-Gaussian ring and the 25-Gaussian grid, over seeds.
 
     python3 demos/mode_collapse.py --out runs/mode_collapse [--quick] [--variants vanilla,unrolled]
-                                   [--seeds 10] [--steps N] [--workers 2]
+                                   [--seeds 10] [--steps N] [--workers 2] [--g-layers 2]
+                                   [--save-models] [--drs]
 
 Each variant is a builder in the registry minigan/gan/variants.py (plus unrolled and consensus,
 registered by minigan/gan/unrolled.py and minigan/gan/consensus.py); all share G, D, z ~ N(0, I_2),
@@ -12,6 +13,11 @@ scored by minigan.gan.metrics.mode_coverage (VEEGAN's and PacGAN's definitions):
 quality within 3 std of its nearest mode, a mode is captured when some high-quality sample is
 nearest to it, and reverse KL = KL(mode histogram of the high-quality samples || uniform).
 
+--drs adds a '<variant>+drs' row: the same trained pair sampled by discriminator rejection
+(minigan/gan/rejection.py; Azadi et al. 2019): D fine-tuned towards D*_G with G fixed, then each
+sample of G kept with probability exp(logit D(x) - log M). It changes how the pair is sampled,
+not how it was trained, and needs a D with one cross-entropy logit per example (DRS_VARIANTS).
+
 Writes to --out:
   runs.jsonl     one line per (seed, dataset, variant) run, appended as runs finish; a rerun with
                  the same settings skips the runs already there (so an interrupted table resumes)
@@ -19,6 +25,7 @@ Writes to --out:
                  "reverse_kl": {...}, "n_seeds", "goal_seeds", "cpu_seconds"}, "grid": {...}}, "settings": {...}}
   table.md       the same as a Markdown table, mean +- standard error over seeds
   scatter_<variant>.png   G's 2,500 samples of the first seed on the ring and the grid
+  models/<variant>_<dataset>_<seed>.npz   with --save-models: the trained G and D (minigan.checkpoint)
 
 Runs are ordered seed by seed (every variant's seed 0, then seed 1 ...) so that a table cut short
 holds the same seeds for every variant. --workers N trains N runs at once in separate processes
@@ -46,7 +53,7 @@ from minigan import checkpoint  # noqa: E402
 import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
 import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
 from minigan.data import toy  # noqa: E402
-from minigan.gan import variants  # noqa: E402
+from minigan.gan import rejection, variants  # noqa: E402
 from minigan.gan.metrics import mode_coverage  # noqa: E402
 
 N_EVAL = 2500
@@ -54,33 +61,76 @@ DATASETS = {"ring": toy.ring, "grid": toy.grid}
 STEPS = 1500          # Algorithm-1 iterations per run: the 60-minute budget on 2 cores (docs/07-variants.md)
 M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
 GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with every mode captured
+# --drs: the run's D fine-tuned towards D*_G (G fixed), then rejection sampling (minigan/gan/rejection.py).
+# Small steps from the trained D: it is already near D*_G, and a large lr would first undo that.
+DRS = {"steps": 500, "m": 256, "lr": 1e-4}
+#: the variants whose D outputs one logit per example, trained by the cross-entropy d_loss: their D
+#: estimates log p_data/p_g. (A WGAN critic, an EBGAN energy, a packed or conditional D do not.)
+DRS_VARIANTS = ("vanilla", "ml", "label_smoothing", "instance_noise", "unrolled", "consensus")
 
 
 def run_one(job):
-    """Train one variant on one dataset from one seed; returns the run's record (and its samples)."""
-    variant, dataset, seed, steps, m, hidden, g_layers, backend_name, models_dir = job
-    mg.use_backend(backend_name)
+    """Train one variant on one dataset from one seed (or, for a job with ``record``, restore the pair
+    that run saved); with ``drs``, sample it by rejection too. Returns (record, samples, drs_samples)."""
+    variant, dataset, seed = job["variant"], job["dataset"], job["seed"]
+    mg.use_backend(job["backend"])
     p_data = DATASETS[dataset]()
     gen = mg.Generator(seed)
-    setup = variants.build(variant, p_data, gen, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
-    gan = setup.make_gan(gen)
-    t_cpu, t_wall = time.process_time(), time.time()
-    gan.train(steps, progress=False)
-    cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
-    samples = setup.generate(gen, N_EVAL)
+    setup = variants.build(variant, p_data, gen, steps=job["steps"], m=job["m"], hidden=job["hidden"],
+                           g_layers=job["g_layers"])
+    path = None if job["models_dir"] is None else model_path(job["models_dir"], variant, dataset, seed)
+    samples = None
+    if job.get("record") is not None:  # trained before: only the rejection sampling is left to do
+        record = dict(job["record"])
+        checkpoint.restore(path, G=setup.G, D=setup.D)
+    else:
+        gan = setup.make_gan(gen)
+        t_cpu, t_wall = time.process_time(), time.time()
+        gan.train(job["steps"], progress=False)
+        cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
+        samples = setup.generate(gen, N_EVAL)
+        c = mode_coverage(samples, p_data.centers, p_data.std)
+        if path is not None:  # G and D as trained, for later looks (and rejection sampling with D)
+            checkpoint.save(path, G=setup.G, D=setup.D)
+        record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": job["steps"], "m": job["m"],
+                  "hidden": job["hidden"], "g_layers": job["g_layers"],
+                  "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
+                  "reverse_kl": c["reverse_kl"], "counts": c["counts"], "cpu_seconds": round(cpu, 2),
+                  "wall_seconds": round(wall, 2), "finite": bool(numpy.isfinite(samples).all())}
+    drs_samples = None
+    if job["drs"]:
+        record["drs"], drs_samples = drs_eval(setup, p_data, seed)
+    return record, samples, drs_samples
+
+
+def drs_eval(setup, p_data, seed):
+    """Discriminator rejection sampling of a trained pair (minigan/gan/rejection.py): D fine-tuned for
+    DRS["steps"] minibatches towards D*_G with G fixed (Azadi et al. 2019 fine-tune the trained D too),
+    then G's samples kept with probability exp(logit D(x) - log M) until N_EVAL are kept."""
+    g = mg.Generator([seed, 1])  # a stream of its own, so the raw row's samples stay as they were
+
+    def sample_g(generator, n):
+        return setup.G(setup.sample_z(generator, n))
+
+    t_cpu = time.process_time()
+    history = rejection.fit_discriminator(setup.D, sample_g, setup.sample_data, g, steps=DRS["steps"],
+                                          m=DRS["m"], lr=DRS["lr"])
+    samples, stats = rejection.rejection_sample(sample_g, rejection.log_ratio(setup.D), N_EVAL, g)
     c = mode_coverage(samples, p_data.centers, p_data.std)
-    if models_dir is not None:  # G and D as trained, for later looks (and rejection sampling with D)
-        checkpoint.save(model_path(models_dir, variant, dataset, seed), G=setup.G, D=setup.D)
-    record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": steps, "m": m, "hidden": hidden,
-              "g_layers": g_layers,
-              "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
-              "reverse_kl": c["reverse_kl"], "counts": c["counts"], "cpu_seconds": round(cpu, 2),
-              "wall_seconds": round(wall, 2), "finite": bool(numpy.isfinite(samples).all())}
-    return record, samples
+    return ({"modes": c["modes"], "high_quality": c["high_quality"], "reverse_kl": c["reverse_kl"],
+             "counts": c["counts"], "acceptance": stats["acceptance"], "log_M": stats["log_M"],
+             "draws": stats["draws"], "d_loss": float(numpy.mean(history[-100:])), **DRS,
+             "cpu_seconds": round(time.process_time() - t_cpu, 2)}, samples)
 
 
 def model_path(models_dir, variant, dataset, seed):
     return os.path.join(models_dir, f"{variant}_{dataset}_{seed}.npz")
+
+
+def drs_record(r):
+    """A run's record as seen through its rejection sampling: the '<variant>+drs' row's entry."""
+    return {**r, **{k: r["drs"][k] for k in ("modes", "high_quality", "reverse_kl", "counts")},
+            "variant": r["variant"] + "+drs", "cpu_seconds": r["cpu_seconds"] + r["drs"]["cpu_seconds"]}
 
 
 def meets_goal(r):
@@ -189,6 +239,9 @@ def parse(argv):
     ap.add_argument("--g-layers", type=int, default=2, help="hidden layers of G (default 2; D keeps two)")
     ap.add_argument("--save-models", action="store_true",
                     help="write each run's trained G and D to OUT/models/<variant>_<dataset>_<seed>.npz")
+    ap.add_argument("--drs", action="store_true",
+                    help="also sample each run by discriminator rejection (a '<variant>+drs' row); runs already "
+                         "in OUT whose models were saved are sampled without training again")
     ap.add_argument("--datasets", default="ring,grid", help="comma-separated subset of ring,grid")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="runs trained at once")
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
@@ -199,6 +252,10 @@ def parse(argv):
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(unknown)}; registered: {', '.join(variants.names())}")
     args.names = names
+    if args.drs and any(v not in DRS_VARIANTS for v in names):
+        ap.error(f"--drs needs a D that outputs a logit per example, trained by cross-entropy: "
+                 f"{', '.join(v for v in names if v not in DRS_VARIANTS)} do not have one "
+                 f"(--drs works with {', '.join(DRS_VARIANTS)})")
     args.dataset_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
     if not args.dataset_names or any(d not in DATASETS for d in args.dataset_names):
         ap.error(f"--datasets must name some of {', '.join(DATASETS)}, got {args.datasets!r}")
@@ -223,27 +280,48 @@ def main(argv=None):
                 r = json.loads(line)
                 if (r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key:
                     done[(r["variant"], r["dataset"], r["seed"])] = r
-    models_dir = os.path.join(args.out, "models") if args.save_models else None
-    if models_dir is not None:
+    models_dir = os.path.join(args.out, "models")
+    if args.save_models:
         os.makedirs(models_dir, exist_ok=True)
-    jobs = [(v, d, s, args.steps, args.m, args.hidden, args.g_layers, args.backend, models_dir)
-            for s in settings["seeds"] for d in args.dataset_names for v in args.names if (v, d, s) not in done]
+    common = dict(steps=args.steps, m=args.m, hidden=args.hidden, g_layers=args.g_layers, backend=args.backend,
+                  drs=args.drs, models_dir=models_dir if args.save_models else None)
+    jobs = []
+    for s in settings["seeds"]:
+        for d in args.dataset_names:
+            for v in args.names:
+                r = done.get((v, d, s))
+                if r is None:
+                    jobs.append(dict(common, variant=v, dataset=d, seed=s))
+                elif args.drs and "drs" not in r:  # trained before --drs: sample its saved pair
+                    if os.path.exists(model_path(models_dir, v, d, s)):
+                        jobs.append(dict(common, variant=v, dataset=d, seed=s, record=r, models_dir=models_dir))
+                    else:
+                        print(f"mode_collapse: no saved models for {v} {d} seed {s} (train with --save-models): "
+                              "no rejection sampling for it", flush=True)
     first_seed = {}  # (variant, dataset) -> (samples, record) of the first seed, for the figures
     t0 = time.time()
     print(f"mode_collapse: {len(jobs)} runs to do ({len(done)} already in {log_path}), {args.workers} worker(s)",
           flush=True)
 
-    def finished(i, record, samples):
+    def finished(i, record, samples, drs_samples):
         done[(record["variant"], record["dataset"], record["seed"])] = record
-        with open(log_path, "a") as f:
+        with open(log_path, "a") as f:  # a later line for the same run (its DRS added) replaces the earlier
             f.write(json.dumps(record) + "\n")
         if record["seed"] == args.seed:
-            first_seed[(record["variant"], record["dataset"])] = (samples, record)
-            numpy.save(os.path.join(args.out, f"samples_{record['variant']}_{record['dataset']}.npy"), samples)
-        print(f"[{i + 1}/{len(jobs)} {time.time() - t0:7.0f}s] {record['variant']:>24s} {record['dataset']} "
-              f"seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-              f"{100 * record['high_quality']:.1f}% HQ, KL {record['reverse_kl']:.3f} "
-              f"({record['cpu_seconds']:.0f} s CPU)", flush=True)
+            for name, x in ((record["variant"], samples), (record["variant"] + "+drs", drs_samples)):
+                if x is not None:
+                    first_seed[(name, record["dataset"])] = (x, record if name == record["variant"]
+                                                             else drs_record(record))
+                    numpy.save(os.path.join(args.out, f"samples_{name}_{record['dataset']}.npy"), x)
+        line = (f"[{i + 1}/{len(jobs)} {time.time() - t0:7.0f}s] {record['variant']:>24s} {record['dataset']} "
+                f"seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
+                f"{100 * record['high_quality']:.1f}% HQ, KL {record['reverse_kl']:.3f} "
+                f"({record['cpu_seconds']:.0f} s CPU)")
+        if "drs" in record:
+            r = record["drs"]
+            line += (f"; DRS: {r['modes']}/{record['n_modes']} modes, {100 * r['high_quality']:.1f}% HQ, "
+                     f"KL {r['reverse_kl']:.3f}, {100 * r['acceptance']:.0f}% kept")
+        print(line, flush=True)
 
     if args.workers == 1:
         for i, job in enumerate(jobs):
@@ -251,19 +329,25 @@ def main(argv=None):
     else:
         import multiprocessing
         with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(args.workers) as pool:
-            for i, (record, samples) in enumerate(pool.imap(run_one, jobs)):
-                finished(i, record, samples)
+            for i, result in enumerate(pool.imap(run_one, jobs)):
+                finished(i, *result)
 
     records = [r for (v, d, s), r in done.items() if v in args.names and d in args.dataset_names
                and s in settings["seeds"]]
-    summary = summarise(records, args.names)
+    names = list(args.names)
+    if args.drs:  # each variant's DRS row right below its own
+        records += [drs_record(r) for r in records if "drs" in r]
+        names = [n for v in args.names for n in (v, v + "+drs")]
+    summary = summarise(records, names)
     figures = []
-    for name in args.names:
+    for name in names:
         panels = []
         for dataset in args.dataset_names:
             if (name, dataset) not in first_seed:
                 path = os.path.join(args.out, f"samples_{name}_{dataset}.npy")
-                rec = done.get((name, dataset, args.seed))
+                rec = done.get((name.removesuffix("+drs"), dataset, args.seed))
+                if rec is not None and name.endswith("+drs"):
+                    rec = drs_record(rec) if "drs" in rec else None
                 if rec is None or not os.path.exists(path):
                     continue
                 first_seed[(name, dataset)] = (numpy.load(path), rec)

@@ -87,6 +87,37 @@ def test_goal_and_standard_error(demo):
     assert s["n"] == 3 and s["mean"] == 2.0 and s["se"] == pytest.approx(1.0 / math.sqrt(3))
 
 
+def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
+    """--save-models, then --drs on the same OUT: the pair is restored, not trained again, and the
+    '+drs' row reports mode_coverage of the rejection sampler's saved samples."""
+    args = ["--out", str(tmp_path), "--variants", "vanilla", "--datasets", "ring", "--g-layers", "3"] + ARGS[2:]
+    demo.main(args + ["--save-models"])
+    assert (tmp_path / "models" / "vanilla_ring_3.npz").exists()
+    first = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[0])
+    assert first["g_layers"] == 3 and "drs" not in first
+    metrics = demo.main(args + ["--drs"])
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # the same run again, now with its DRS, and no second training
+    again = json.loads(lines[1])
+    assert {k: again[k] for k in first} == first
+    drs = again["drs"]
+    assert drs["steps"] == demo.DRS["steps"] and 0.0 < drs["acceptance"] <= 1.0 and drs["draws"] >= 2500
+    samples = numpy.load(tmp_path / "samples_vanilla+drs_ring.npy")
+    c = mode_coverage(samples, toy.ring().centers, toy.ring().std)
+    assert samples.shape == (2500, 2) and c["modes"] == drs["modes"] == metrics["vanilla+drs"]["ring"]["modes"]["mean"]
+    assert metrics["vanilla+drs"]["ring"]["high_quality"]["mean"] == pytest.approx(c["high_quality"])
+    assert (tmp_path / "scatter_vanilla+drs.png").exists()
+    assert "| vanilla+drs |" in (tmp_path / "table.md").read_text()
+    # settings are part of a run's identity: another depth is another run
+    demo.main(["--out", str(tmp_path), "--variants", "vanilla", "--datasets", "ring"] + ARGS[2:])  # g_layers 2
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
+
+
+def test_drs_is_refused_for_a_d_without_a_logit(demo, tmp_path):
+    with pytest.raises(SystemExit):
+        demo.main(["--out", str(tmp_path), "--variants", "wgan", "--drs"])
+
+
 def test_unknown_variant_is_refused(demo, tmp_path):
     with pytest.raises(SystemExit):
         demo.main(["--out", str(tmp_path), "--variants", "no_such_gan"])

@@ -113,6 +113,25 @@ def test_every_variant_runs_five_iterations_on_the_ring(name):
     assert samples.shape == (50, 2) and numpy.isfinite(samples).all()
 
 
+@pytest.mark.parametrize("name", variants.names())
+def test_g_layers_sets_the_depth_of_every_variants_G(name):
+    """g_layers = 3: G has four Linear layers (three hidden, one output), and still trains."""
+    gen = mg.Generator(2)
+    setup = variants.build(name, toy.ring(), gen, steps=2, m=16, hidden=8, g_layers=3)
+    weights = [p for p in setup.G.parameters() if p.data.ndim == 2]
+    assert len(weights) == 4, (name, [w.shape for w in weights])
+    setup.make_gan(gen).train(2, progress=False)
+    assert numpy.isfinite(setup.generate(gen, 10)).all()
+
+
+def test_g_layers_must_be_a_positive_integer():
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="g_layers"):
+            variants.build("vanilla", toy.ring(), mg.Generator(0), steps=2, g_layers=bad)
+    with pytest.raises(ValueError, match="vbn: g_layers"):
+        variants.build("vbn", toy.ring(), mg.Generator(0), steps=2, g_layers=0)
+
+
 # -- instance noise -------------------------------------------------------------------------------------
 def test_noise_schedule_decays_linearly_to_zero_and_stays():
     s = noise.NoiseSchedule(0.5, decay_steps=4)
