@@ -60,6 +60,7 @@ N_EVAL = 2500
 DATASETS = {"ring": toy.ring, "grid": toy.grid}
 STEPS = 1500          # Algorithm-1 iterations per run: the 60-minute budget on 2 cores (docs/07-variants.md)
 M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
+NOISE_SIGMA = 0.25    # instance_noise: sigma_0 = this fraction of the smallest distance between two modes
 GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with every mode captured
 # --drs: the run's D fine-tuned towards D*_G (G fixed), then rejection sampling (minigan/gan/rejection.py).
 # Small steps from the trained D: it is already near D*_G, and a large lr would first undo that.
@@ -76,8 +77,9 @@ def run_one(job):
     mg.use_backend(job["backend"])
     p_data = DATASETS[dataset]()
     gen = mg.Generator(seed)
+    options = {"sigma_fraction": job["noise_sigma"]} if variant == "instance_noise" else {}
     setup = variants.build(variant, p_data, gen, steps=job["steps"], m=job["m"], hidden=job["hidden"],
-                           g_layers=job["g_layers"])
+                           g_layers=job["g_layers"], **options)
     path = None if job["models_dir"] is None else model_path(job["models_dir"], variant, dataset, seed)
     samples = None
     if job.get("record") is not None:  # trained before: only the rejection sampling is left to do
@@ -93,7 +95,7 @@ def run_one(job):
         if path is not None:  # G and D as trained, for later looks (and rejection sampling with D)
             checkpoint.save(path, G=setup.G, D=setup.D)
         record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": job["steps"], "m": job["m"],
-                  "hidden": job["hidden"], "g_layers": job["g_layers"],
+                  "hidden": job["hidden"], "g_layers": job["g_layers"], "noise_sigma": job["noise_sigma"],
                   "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
                   "reverse_kl": c["reverse_kl"], "counts": c["counts"], "cpu_seconds": round(cpu, 2),
                   "wall_seconds": round(wall, 2), "finite": bool(numpy.isfinite(samples).all())}
@@ -178,7 +180,8 @@ def _fmt(stat, scale=1.0, digits=2):
 def table_md(summary, settings):
     lines = [
         f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}"
-        f"{'' if settings.get('g_layers', 2) == 2 else ', G with %d hidden layers' % settings['g_layers']}), "
+        f"{'' if settings.get('g_layers', 2) == 2 else ', G with %d hidden layers' % settings['g_layers']}"
+        f"{'' if settings.get('noise_sigma', NOISE_SIGMA) == NOISE_SIGMA else ', instance noise sigma_0 = %g of the mode spacing' % settings['noise_sigma']}), "
         f"2,500 samples per run, mean ± standard error over seeds. Goal: every mode, >= 95% high quality, "
         "reverse KL <= 0.05 (the `goal` column counts the seeds that meet it).",
         "",
@@ -237,6 +240,8 @@ def parse(argv):
     ap.add_argument("--m", type=int, default=M, help=f"minibatch size (default {M})")
     ap.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden width of G and D (default {HIDDEN})")
     ap.add_argument("--g-layers", type=int, default=2, help="hidden layers of G (default 2; D keeps two)")
+    ap.add_argument("--noise-sigma", type=float, default=NOISE_SIGMA,
+                    help=f"instance_noise's sigma_0 as a fraction of the smallest mode spacing (default {NOISE_SIGMA})")
     ap.add_argument("--save-models", action="store_true",
                     help="write each run's trained G and D to OUT/models/<variant>_<dataset>_<seed>.npz")
     ap.add_argument("--drs", action="store_true",
@@ -259,8 +264,8 @@ def parse(argv):
     args.dataset_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
     if not args.dataset_names or any(d not in DATASETS for d in args.dataset_names):
         ap.error(f"--datasets must name some of {', '.join(DATASETS)}, got {args.datasets!r}")
-    if args.seeds < 1 or args.steps < 1 or args.workers < 1 or args.g_layers < 1:
-        ap.error("--seeds, --steps, --workers and --g-layers must be positive")
+    if args.seeds < 1 or args.steps < 1 or args.workers < 1 or args.g_layers < 1 or not args.noise_sigma > 0:
+        ap.error("--seeds, --steps, --workers, --g-layers and --noise-sigma must be positive")
     return args
 
 
@@ -269,21 +274,25 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     mg.use_backend(args.backend)
     settings = {"steps": args.steps, "m": args.m, "hidden": args.hidden, "g_layers": args.g_layers,
+                "noise_sigma": args.noise_sigma,
                 "backend": args.backend,
                 "seeds": list(range(args.seed, args.seed + args.seeds)), "n_eval": N_EVAL, "workers": args.workers}
     log_path = os.path.join(args.out, "runs.jsonl")
     done = {}
-    key = (args.steps, args.m, args.hidden, args.g_layers)  # the settings a logged run must share to count
+    # the settings a logged run must share to count (noise_sigma only matters to instance_noise)
+    key = (args.steps, args.m, args.hidden, args.g_layers)
     if os.path.exists(log_path):  # resume: keep the runs made with these settings
         with open(log_path) as f:
             for line in f:
                 r = json.loads(line)
-                if (r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key:
+                if ((r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key
+                        and (r["variant"] != "instance_noise" or r.get("noise_sigma", NOISE_SIGMA) == args.noise_sigma)):
                     done[(r["variant"], r["dataset"], r["seed"])] = r
     models_dir = os.path.join(args.out, "models")
     if args.save_models:
         os.makedirs(models_dir, exist_ok=True)
-    common = dict(steps=args.steps, m=args.m, hidden=args.hidden, g_layers=args.g_layers, backend=args.backend,
+    common = dict(steps=args.steps, m=args.m, hidden=args.hidden, g_layers=args.g_layers,
+                  noise_sigma=args.noise_sigma, backend=args.backend,
                   drs=args.drs, models_dir=models_dir if args.save_models else None)
     jobs = []
     for s in settings["seeds"]:

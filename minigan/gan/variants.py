@@ -105,7 +105,8 @@ def build(name, p_data, generator, *, steps, **options) -> Setup:
     """The Setup of variant ``name`` for density p_data.
 
     options: m, hidden, g_layers (every builder), and a builder's own keywords (its signature): kernels and
-    kernel_dims (minibatch_discrimination), code and pt_weight (ebgan), n_ref (vbn).
+    kernel_dims (minibatch_discrimination), code and pt_weight (ebgan), n_ref (vbn), sigma_fraction
+    (instance_noise).
     """
     if name not in VARIANTS:
         raise KeyError(f"variants.build: unknown variant {name!r}; registered: {', '.join(VARIANTS)}")
@@ -245,13 +246,17 @@ def label_smoothing(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("instance_noise")
-def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, sigma_fraction=0.25):
     """Instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017): D sees x + e and G(z) + e',
     e ~ N(0, sigma_t^2 I), sigma_t falling linearly from sigma_0 to 0 over the first half of the run
-    (minigan/gan/noise.py). sigma_0 = a quarter of the smallest distance between two modes (0.19 on the
-    ring, 0.5 on the grid): wide enough to make neighbouring modes' blurred densities overlap."""
+    (minigan/gan/noise.py). sigma_0 = sigma_fraction times the smallest distance between two modes; the
+    default, a quarter, is 0.19 on the ring and 0.5 on the grid: wide enough to make neighbouring modes'
+    blurred densities overlap."""
+    if not (isinstance(sigma_fraction, (int, float)) and sigma_fraction > 0):
+        raise ValueError(f"instance_noise: sigma_fraction (sigma_0 over the mode spacing) must be a positive "
+                         f"number, got {sigma_fraction!r}")
     setup = _standard("instance_noise", p_data, generator, steps, m, hidden, g_layers)
-    schedule = noise.NoiseSchedule(0.25 * _mode_spacing(p_data), max(1, steps // 2), optimizer=setup.opt_G)
+    schedule = noise.NoiseSchedule(sigma_fraction * _mode_spacing(p_data), max(1, steps // 2), optimizer=setup.opt_G)
     setup.D = noise.InstanceNoise(setup.D, schedule, generator)
     setup.gan_kwargs["schedules"] = setup.gan_kwargs["schedules"] + [schedule]
     return setup
