@@ -25,7 +25,8 @@ Writes to --out:
                  "reverse_kl": {...}, "n_seeds", "goal_seeds", "cpu_seconds"}, "grid": {...}}, "settings": {...}}
   table.md       the same as a Markdown table, mean +- standard error over seeds
   scatter_<variant>.png   G's 2,500 samples of the first seed on the ring and the grid
-  models/<variant>_<dataset>_<seed>.npz   with --save-models: the trained G and D (minigan.checkpoint)
+  models/<variant>_<dataset>_<seed>.npz   with --save-models: the trained GAN (GAN.save_checkpoint: G, D,
+                 optimizers, schedules, the Generator's state), saved just before the evaluation samples
 
 Runs are ordered seed by seed (every variant's seed 0, then seed 1 ...) so that a table cut short
 holds the same seeds for every variant. --workers N trains N runs at once in separate processes
@@ -49,7 +50,6 @@ import numpy  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg  # noqa: E402
-from minigan import checkpoint  # noqa: E402
 import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
 import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
 from minigan.data import toy  # noqa: E402
@@ -82,18 +82,19 @@ def run_one(job):
                            g_layers=job["g_layers"], **options)
     path = None if job["models_dir"] is None else model_path(job["models_dir"], variant, dataset, seed)
     samples = None
+    gan = setup.make_gan(gen)
     if job.get("record") is not None:  # trained before: only the rejection sampling is left to do
         record = dict(job["record"])
-        checkpoint.restore(path, G=setup.G, D=setup.D)
+        # the whole trainer, not G and D alone: a schedule's state (instance noise's sigma_t) is part of D
+        gan.load_checkpoint(path)
     else:
-        gan = setup.make_gan(gen)
         t_cpu, t_wall = time.process_time(), time.time()
         gan.train(job["steps"], progress=False)
         cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
+        if path is not None:  # the trained pair with its schedules and the Generator's state, before sampling
+            gan.save_checkpoint(path)
         samples = setup.generate(gen, N_EVAL)
         c = mode_coverage(samples, p_data.centers, p_data.std)
-        if path is not None:  # G and D as trained, for later looks (and rejection sampling with D)
-            checkpoint.save(path, G=setup.G, D=setup.D)
         record = {"variant": variant, "dataset": dataset, "seed": seed, "steps": job["steps"], "m": job["m"],
                   "hidden": job["hidden"], "g_layers": job["g_layers"], "noise_sigma": job["noise_sigma"],
                   "modes": c["modes"], "n_modes": len(p_data.centers), "high_quality": c["high_quality"],
@@ -243,7 +244,8 @@ def parse(argv):
     ap.add_argument("--noise-sigma", type=float, default=NOISE_SIGMA,
                     help=f"instance_noise's sigma_0 as a fraction of the smallest mode spacing (default {NOISE_SIGMA})")
     ap.add_argument("--save-models", action="store_true",
-                    help="write each run's trained G and D to OUT/models/<variant>_<dataset>_<seed>.npz")
+                    help="write each run's trained GAN (G, D, optimizers, schedules) to "
+                         "OUT/models/<variant>_<dataset>_<seed>.npz")
     ap.add_argument("--drs", action="store_true",
                     help="also sample each run by discriminator rejection (a '<variant>+drs' row); runs already "
                          "in OUT whose models were saved are sampled without training again")

@@ -88,29 +88,37 @@ def test_goal_and_standard_error(demo):
 
 
 def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
-    """--save-models, then --drs on the same OUT: the pair is restored, not trained again, and the
-    '+drs' row reports mode_coverage of the rejection sampler's saved samples."""
-    args = ["--out", str(tmp_path), "--variants", "vanilla", "--datasets", "ring", "--g-layers", "3"] + ARGS[2:]
-    demo.main(args + ["--save-models"])
-    assert (tmp_path / "models" / "vanilla_ring_3.npz").exists()
-    first = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[0])
+    """--save-models, then --drs on the same OUT: the trainer is restored, not trained again, and the
+    '+drs' row is exactly what --drs gives during the run (instance noise: its sigma_t must come back
+    with D, or the restored D would blur its inputs again); the row reports mode_coverage of the
+    rejection sampler's saved samples."""
+    later, during = tmp_path / "later", tmp_path / "during"
+    args = ["--variants", "instance_noise", "--datasets", "ring", "--g-layers", "3"] + ARGS[2:]
+    demo.main(["--out", str(later)] + args + ["--save-models"])
+    assert (later / "models" / "instance_noise_ring_3.npz").exists()
+    first = json.loads((later / "runs.jsonl").read_text().splitlines()[0])
     assert first["g_layers"] == 3 and "drs" not in first
-    metrics = demo.main(args + ["--drs"])
-    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    metrics = demo.main(["--out", str(later)] + args + ["--drs"])
+    lines = (later / "runs.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the same run again, now with its DRS, and no second training
     again = json.loads(lines[1])
     assert {k: again[k] for k in first} == first
     drs = again["drs"]
     assert drs["steps"] == demo.DRS["steps"] and 0.0 < drs["acceptance"] <= 1.0 and drs["draws"] >= 2500
-    samples = numpy.load(tmp_path / "samples_vanilla+drs_ring.npy")
+    demo.main(["--out", str(during)] + args + ["--drs"])
+    in_run = json.loads((during / "runs.jsonl").read_text().splitlines()[0])["drs"]
+    assert {k: v for k, v in in_run.items() if k != "cpu_seconds"} == {k: v for k, v in drs.items() if k != "cpu_seconds"}
+    samples = numpy.load(later / "samples_instance_noise+drs_ring.npy")
+    numpy.testing.assert_array_equal(samples, numpy.load(during / "samples_instance_noise+drs_ring.npy"))
     c = mode_coverage(samples, toy.ring().centers, toy.ring().std)
-    assert samples.shape == (2500, 2) and c["modes"] == drs["modes"] == metrics["vanilla+drs"]["ring"]["modes"]["mean"]
-    assert metrics["vanilla+drs"]["ring"]["high_quality"]["mean"] == pytest.approx(c["high_quality"])
-    assert (tmp_path / "scatter_vanilla+drs.png").exists()
-    assert "| vanilla+drs |" in (tmp_path / "table.md").read_text()
+    row = metrics["instance_noise+drs"]["ring"]
+    assert samples.shape == (2500, 2) and c["modes"] == drs["modes"] == row["modes"]["mean"]
+    assert row["high_quality"]["mean"] == pytest.approx(c["high_quality"])
+    assert (later / "scatter_instance_noise+drs.png").exists()
+    assert "| instance_noise+drs |" in (later / "table.md").read_text()
     # settings are part of a run's identity: another depth is another run
-    demo.main(["--out", str(tmp_path), "--variants", "vanilla", "--datasets", "ring"] + ARGS[2:])  # g_layers 2
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
+    demo.main(["--out", str(later), "--variants", "instance_noise", "--datasets", "ring"] + ARGS[2:])  # g_layers 2
+    assert len((later / "runs.jsonl").read_text().splitlines()) == 3
 
 
 def test_noise_sigma_reaches_instance_noise_and_names_its_runs(demo, tmp_path):
