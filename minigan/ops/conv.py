@@ -114,11 +114,15 @@ def _g_mat(g):
 
 
 def _to_nchw(y, b=None):
-    """(O, H, W, N) batch-last -> contiguous (N, O, H, W), + bias per channel."""
-    xp = backend.array_module(y)
-    y = xp.ascontiguousarray(y.transpose(3, 0, 1, 2))
+    """(O, H, W, N) batch-last -> (N, O, H, W), + bias per channel: a transposed view, not a copy.
+
+    Element-wise ops keep their input's memory order, so the activations that follow stay
+    batch-last in memory, and the next conv's _to_cHWn (or _g_mat of the gradient) finds them
+    already in the order it needs: the transposing copy is made once per layer, not twice.
+    """
+    y = y.transpose(3, 0, 1, 2)
     if b is not None:
-        y += b.reshape(1, -1, 1, 1)  # y is a fresh array: in place is safe
+        y += b.reshape(1, -1, 1, 1)  # y views a fresh GEMM result: in place is safe
     return y
 
 
