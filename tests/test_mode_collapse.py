@@ -143,16 +143,17 @@ def test_unknown_variant_is_refused(demo, tmp_path):
 
 # -- the goal, on purpose (-m slow) ----------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("variant, seed", [("vanilla", 0), ("instance_noise", 7)])
-def test_long_run_meets_the_goal(tmp_path, variant, seed):
+@pytest.mark.parametrize("variant, seed, m", [("vanilla", 0, 128), ("instance_noise", 7, 128), ("instance_noise", 6, 256)])
+def test_long_run_meets_the_goal(tmp_path, variant, seed, m):
     """Single seeds of the goal runs of docs/07-variants.md section 7.5 (about 9 CPU-minutes each):
     256-wide G and D, 30,000 iterations, 8/8 ring and 25/25 grid modes with >= 95% high-quality
     samples and reverse KL <= 0.05. Seed 7 is the one where the vanilla GAN loses the line x = 0
-    of the grid; instance noise keeps it."""
+    of the grid, and instance noise keeps it; seed 6 the one where instance noise at m = 128 loses
+    it, and m = 256 keeps it (the setting that meets the goal in all ten seeds)."""
     # a fresh process: the workers are started by multiprocessing, which must import the demo by name
     cmd = [sys.executable, os.path.join(ROOT, "demos", "mode_collapse.py"), "--out", str(tmp_path),
            "--variants", variant, "--seed", str(seed), "--seeds", "1", "--steps", "30000", "--hidden", "256",
-           "--workers", "2"]
+           "--m", str(m), "--workers", "2"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     metrics = json.loads((tmp_path / "metrics.json").read_text())
