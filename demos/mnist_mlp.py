@@ -144,8 +144,11 @@ def nearest_rows(queries, pool, chunk=10000):
     return best_i
 
 
-def build(args, train_x):
-    """G, D, their optimizers and schedules, p_z, p_data and the GAN, all from one seed."""
+def build(args, train_x, average_betas=()):
+    """G, D, their optimizers and schedules, p_z, p_data and the GAN, all from one seed.
+
+    average_betas: one moving average of G's parameters per beta (optim.ExponentialMovingAverage),
+    for evaluation only; training is the same with or without them."""
     gen = mg.Generator(args.seed)
     G = paper_mlp.generator(gen, output_bias=paper_mlp.sigmoid_bias_from_marginals(train_x))
     D = paper_mlp.discriminator(gen)
@@ -163,18 +166,23 @@ def build(args, train_x):
         """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
         return losses.d_loss(real_logits, fake_logits) * scale
 
+    averages = [optim.ExponentialMovingAverage(opt_G, beta) for beta in average_betas]
     gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(kind=run["noise"]), p_data, generator=gen, k=K, m=M,
-              g_loss="non_saturating", d_loss=d_loss, schedules=schedules, simultaneous=bool(run["simultaneous"]))
+              g_loss="non_saturating", d_loss=d_loss, schedules=schedules, averages=averages,
+              simultaneous=bool(run["simultaneous"]))
     return gan, p_data
 
 
 def load_progress(path, step):
     """The cheap-Parzen curve and the training seconds saved with the checkpoint (entries past ``step`` dropped)."""
     if not os.path.exists(path):
-        return {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": []}
+        return {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": [], "average_G": [], "average_curves": {}}
     with open(path) as f:
         progress = json.load(f)
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
+    progress["average_G"] = [a for a in progress.get("average_G", []) if a["from_step"] <= step]
+    progress["average_curves"] = {beta: [p for p in curve if p["step"] <= step]
+                                  for beta, curve in progress.get("average_curves", {}).items()}
     progress["lr_decay"] = [seg for seg in progress.get("lr_decay", []) if seg["from_step"] <= step]
     return progress
 
@@ -195,6 +203,14 @@ def apply_lr_decay(args, gan, progress):
     progress["lr_decay"].append({"from_step": gan.step, "factor": args.lr_decay})
     print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {args.lr_decay} after every update",
           flush=True)
+
+
+def saved_average_betas(progress_path):
+    """The betas of the averages of G a run keeps (progress.json's "average_G", in checkpoint order)."""
+    if not os.path.exists(progress_path):
+        return []
+    with open(progress_path) as f:
+        return [a["beta"] for a in json.load(f).get("average_G", [])]
 
 
 def new_run_settings(args):
@@ -250,11 +266,19 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
             raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
         ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples, args.noise)
         progress["parzen_curve"].append({"step": gan.step, "ll": ll, "sigma": sigma})
+        averaged = ""
+        for avg in gan.averages:
+            with avg.swapped_in():
+                ll_avg, sigma_avg = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples, args.noise)
+            progress["average_curves"].setdefault(str(avg.beta), []).append(
+                {"step": gan.step, "ll": ll_avg, "sigma": sigma_avg})
+            averaged += f"  average {avg.beta}: {ll_avg:7.1f} (sigma {sigma_avg:.3f})"
+
         write_json(progress_path, progress)
         print(f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  "
               f"g_loss {metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  "
               f"cheap Parzen {ll:7.1f} (sigma {sigma:.3f})  lr {gan.opt_D.lr:.5f}  "
-              f"momentum {gan.opt_D.momentum:.3f}", flush=True)
+              f"momentum {gan.opt_D.momentum:.3f}{averaged}", flush=True)
     return progress
 
 
@@ -266,6 +290,23 @@ def evaluate(args, G, valid_x, test_x):
     ll, se = parzen_log_likelihood(samples, test_x, sigma)
     return samples, {"parzen_ll": ll, "parzen_se": se, "sigma": sigma, "sigma_table": table,
                      "eval_seconds": round(time.time() - t0, 2)}
+
+
+def evaluate_averages(args, gan, progress, valid_x, test_x):
+    """The same protocol, and the same z, for each moving average of G's parameters; their samples in
+    DIR/samples_average_<beta>.npy and a grid in samples_average_<beta>.png."""
+    rows = []
+    for avg, saved in zip(gan.averages, progress["average_G"]):
+        with avg.swapped_in():
+            samples, result = evaluate(args, gan.G, valid_x, test_x)
+        name = f"samples_average_{avg.beta}"
+        numpy.save(os.path.join(args.out, name + ".npy"), samples)
+        if not args.no_figures:
+            viz.sample_grid(os.path.join(args.out, name + ".png"), samples[:100].reshape(-1, 28, 28), nrow=10,
+                            title=f"average of G (beta {avg.beta}) after {gan.step} iterations")
+        rows.append({"beta": avg.beta, "from_step": saved["from_step"], "updates": avg.updates,
+                     "samples": name + ".npy", **result})
+    return rows
 
 
 def figures(args, gan, samples, train_x, progress, result):
@@ -321,6 +362,10 @@ def parse_args(argv=None):
                     help=f"divide the learning rate by this after every update (default {PAPER_LR_DECAY}, the "
                          "paper's); given when resuming, it applies from the checkpoint's iteration on, with no "
                          "jump in the rate (docs/06-mnist.md 6.5)")
+    ap.add_argument("--average-G", type=float, action="append", default=None, metavar="BETA",
+                    help="also keep a moving average of G's parameters, theta_bar <- beta theta_bar + (1 - beta) "
+                         "theta after every G update, and score it with the same protocol (repeatable; given "
+                         "with --resume it starts at the checkpoint; docs/06-mnist.md 6.5)")
     ap.add_argument("--curve-samples", type=int, default=1000,
                     help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
     ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
@@ -330,6 +375,8 @@ def parse_args(argv=None):
     ap.add_argument("--n-valid", type=int, default=1000, help="validation images that choose sigma (paper: 1,000)")
     ap.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: all 10,000)")
     args = ap.parse_args(argv)
+    if any(not 0.0 <= beta < 1.0 for beta in args.average_G or []):
+        ap.error(f"--average-G takes a beta in [0, 1), got {args.average_G}")
     if args.lr_decay is not None and not args.lr_decay >= 1.0:
         ap.error(f"--lr-decay must be >= 1 (a divisor per update), got {args.lr_decay}")
     if args.steps < 0 or args.checkpoint_every < 1 or min(args.train_size, args.n_samples, args.n_valid,
@@ -355,22 +402,31 @@ def main(argv=None):
     ckpt_path = os.path.join(args.out, "checkpoint.npz")
     progress_path = os.path.join(args.out, "progress.json")
     settings = resolve_run_settings(args, ckpt_path, progress_path)
-    gan, p_data = build(args, train_x)
+    resuming = (args.resume or args.evaluate_only) and os.path.exists(ckpt_path)
+    kept = saved_average_betas(progress_path) if resuming else []
+    added = [beta for beta in dict.fromkeys(args.average_G or []) if beta not in kept]
+    if args.evaluate_only and added:
+        raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G with beta {added}; --average-G starts one "
+                         "when training, so it cannot be evaluated without training (the run keeps "
+                         f"{kept or 'none'})")
+    gan, p_data = build(args, train_x, kept + added)
     if args.resume or args.evaluate_only:
         if os.path.exists(ckpt_path):
-            gan.load_checkpoint(ckpt_path)
+            gan.load_checkpoint(ckpt_path, start_missing_averages=bool(added))
             p_data.drawn = gan.step * K * M  # the data order continues where it stopped
             print(f"resumed from {ckpt_path} at iteration {gan.step}", flush=True)
         elif args.evaluate_only:
             raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
     progress = load_progress(progress_path, gan.step)
     progress.update(settings)
+    progress["average_G"] += [{"beta": beta, "from_step": gan.step} for beta in added]
     apply_lr_decay(args, gan, progress)
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
     samples, result = evaluate(args, gan.G, valid_x, test_x)
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
+    averaged = evaluate_averages(args, gan, progress, valid_x, test_x)
     result.update(steps=gan.step, epochs=round(gan.step * K * M / len(train_x), 2),
                   wall_seconds=round(progress["train_seconds"], 1),
                   train_seconds_per_iter=round(progress["train_seconds"] / max(1, gan.step), 4),
@@ -379,18 +435,23 @@ def main(argv=None):
                   pixel_scale="1/255", blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                   paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},
                   lr_decay=progress["lr_decay"], parzen_curve=progress["parzen_curve"],
-                  final_lr=gan.opt_D.lr, final_momentum=gan.opt_D.momentum)
+                  final_lr=gan.opt_D.lr, final_momentum=gan.opt_D.momentum,
+                  average_G=averaged, average_curves=progress["average_curves"])
     if gan.history["step"]:
         tail = slice(-min(500, len(gan.history["step"])), None)
         result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))
                                    for k in ("d_loss", "g_loss", "d_real", "d_fake")}
     files = [] if args.no_figures else figures(args, gan, samples, train_x, progress, result)
-    result["files"] = [os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
+    result["files"] = ([os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
+                       + [a["samples"] for a in averaged])
     result["total_seconds"] = round(time.time() - t_start, 1)
     write_json(os.path.join(args.out, "metrics.json"), result)
     print(f"Parzen log-likelihood {result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} (sigma {result['sigma']:.3f}) "
           f"after {gan.step} iterations, {result['wall_seconds']:.0f} s of training "
           f"(paper: {PAPER[0]} +- {PAPER[1]})", flush=True)
+    for a in averaged:
+        print(f"  average of G (beta {a['beta']}, from iteration {a['from_step']}): {a['parzen_ll']:.1f} +- "
+              f"{a['parzen_se']:.1f} (sigma {a['sigma']:.3f})", flush=True)
     return result
 
 

@@ -261,3 +261,31 @@ def test_demo_lr_decay_from_the_start_and_changed_on_resume_without_a_jump(tmp_p
     assert third["lr_decay"] == second["lr_decay"]
     with pytest.raises(SystemExit):
         demo.parse_args(["--out", out, "--lr-decay", "0.9"])
+
+
+def test_demo_average_of_G_scored_beside_G_added_on_resume_and_kept(tmp_path):
+    """--average-G BETA keeps theta_bar beside G and scores it with the same protocol and z; given with
+    --resume it starts at the checkpoint, and later resumes keep it without the flag."""
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    plain = demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    assert plain["average_G"] == []
+    second = demo.main(["--out", out, "--steps", "4", "--resume", "--average-G", "0.5", "--no-figures", *SMOKE])
+    (row,) = second["average_G"]
+    assert row["beta"] == 0.5 and row["from_step"] == 2 and row["updates"] == 2
+    assert math.isfinite(row["parzen_ll"]) and row["parzen_ll"] != second["parzen_ll"]
+    averaged = numpy.load(os.path.join(out, row["samples"]))
+    assert averaged.shape == (300, 784) and not numpy.array_equal(averaged, numpy.load(os.path.join(out, "samples.npy")))
+    assert [p["step"] for p in second["average_curves"]["0.5"]] == [4]
+    third = demo.main(["--out", out, "--steps", "6", "--resume", "--no-figures", *SMOKE])  # kept without the flag
+    assert [(a["beta"], a["from_step"], a["updates"]) for a in third["average_G"]] == [(0.5, 2, 4)]
+    # the same training with or without the average: G's own figure is unchanged by it
+    straight = demo.main(["--out", str(tmp_path / "plain"), "--steps", "6", "--no-figures", *SMOKE])
+    assert straight["parzen_ll"] == third["parzen_ll"]
+    again = demo.main(["--out", out, "--evaluate-only", "--no-figures", *SMOKE])
+    assert again["average_G"][0]["parzen_ll"] == third["average_G"][0]["parzen_ll"]
+    with pytest.raises(ValueError, match="cannot be evaluated without training"):
+        demo.main(["--out", out, "--evaluate-only", "--average-G", "0.9", "--no-figures", *SMOKE])
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", out, "--average-G", "1.0"])

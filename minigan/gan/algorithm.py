@@ -84,13 +84,15 @@ class GAN:
         cross-entropy D loss (0.9 = one-sided label smoothing).
     simultaneous: update D and G from the same pair of minibatches (needs k = 1).
     schedules: minigan.optim schedules; each is stepped right after its own optimizer steps.
+    averages: minigan.optim.ExponentialMovingAverage objects (an average of G's parameters,
+        say), stepped like schedules and saved in checkpoints; training never reads them.
     clip_D: clip D's parameters to [-clip_D, clip_D] after each of its updates (WGAN).
     d_output: 'logit' or 'raw', how to report mean D(x); inferred from the loss's name.
     """
 
     def __init__(self, G, D, opt_D, opt_G, sample_z, sample_data, *, generator, k=1, m=64,
                  g_loss="non_saturating", d_loss=None, real_label=1.0, simultaneous=False,
-                 schedules=(), clip_D=None, d_output=None):
+                 schedules=(), averages=(), clip_D=None, d_output=None):
         if not isinstance(generator, Generator):
             raise TypeError(f"GAN: generator must be a minigan.Generator (the run's one source of randomness), "
                             f"got {type(generator).__name__}")
@@ -109,6 +111,7 @@ class GAN:
         self.real_label = float(real_label)
         self.clip_D = None if clip_D is None else float(clip_D)
         self.schedules = list(schedules)
+        self.averages = list(averages)
 
         if isinstance(g_loss, str):
             self.g_loss_name = losses.canonical_name(g_loss)
@@ -146,7 +149,7 @@ class GAN:
             return float(F.mean(p).item())
 
     def _after_update(self, opt):
-        for s in self.schedules:
+        for s in self.schedules + self.averages:
             if s.optimizer is opt:
                 s.step()
 
@@ -275,6 +278,7 @@ class GAN:
     def _objects(self) -> dict:
         objects = {"G": self.G, "D": self.D, "opt_D": self.opt_D, "opt_G": self.opt_G, "rng": self.generator}
         objects.update({f"schedule_{i}": s for i, s in enumerate(self.schedules)})
+        objects.update({f"average_{i}": a for i, a in enumerate(self.averages)})
         return objects
 
     def save_checkpoint(self, path) -> None:
@@ -283,10 +287,12 @@ class GAN:
         history = {name: numpy.asarray(values, dtype=numpy.float64) for name, values in self.history.items()}
         ckpt.save(path, step=self.step, config=self.config(), history=history, **self._objects())
 
-    def load_checkpoint(self, path) -> int:
+    def load_checkpoint(self, path, *, start_missing_averages=False) -> int:
         """Restore everything save_checkpoint wrote, into this GAN's objects. Returns the step.
 
         Refuses (ValueError, nothing changed) a checkpoint saved with other settings (k, m, loss, ...).
+        An average this GAN has and the checkpoint does not (averaging added to a resumed run) is
+        an error, unless start_missing_averages: then it starts at the restored parameters.
         """
         saved = ckpt.load(path)
         mine = self.config()
@@ -295,7 +301,14 @@ class GAN:
             diff = {key: (theirs.get(key) if isinstance(theirs, dict) else None, mine[key]) for key in mine
                     if not isinstance(theirs, dict) or theirs.get(key) != mine[key]}
             raise ValueError(f"GAN.load_checkpoint: {path} was saved with other settings (saved, here): {diff}")
-        rest = ckpt.restore(path, **self._objects())
+        objects = self._objects()
+        missing = [name for name in objects if name.startswith("average_") and name not in saved]
+        if missing and not start_missing_averages:
+            raise ValueError(f"GAN.load_checkpoint: {path} holds no {missing} (this GAN averages parameters that "
+                             "run did not); pass start_missing_averages=True to start them from its parameters")
+        rest = ckpt.restore(path, **{name: obj for name, obj in objects.items() if name not in missing})
+        for name in missing:
+            objects[name].reset()
         self.step = int(rest["step"])
         self.history = {name: [int(v) if name == "step" else float(v) for v in values]
                         for name, values in rest["history"].items()}

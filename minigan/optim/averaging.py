@@ -1,0 +1,85 @@
+"""Averaging the parameters over training: an exponential moving average of the iterates.
+
+SGD's last iterate θ_n still moves by about η times the gradient noise at every step, so samples
+of G taken at θ_n carry that jitter. An average of the recent iterates cancels much of it without
+slowing the learning itself (Polyak and Juditsky 1992; for GANs, Yazıcı et al., "The unusual
+effectiveness of averaging in GAN training", ICLR 2019):
+
+    θ̄ ← β θ̄ + (1 − β) θ          after every update of θ, starting from θ̄ = θ,
+
+so θ̄_n = β^n θ_0 + (1 − β) Σ_{j=1..n} β^{n−j} θ_j: a weighted mean over roughly the last 1/(1 − β)
+updates (β = 0.999: a thousand). Nothing here feeds back into training: θ̄ is read only when
+G is evaluated (``swapped_in``). Starting from θ rather than from zero means no bias correction
+is needed (Adam's zero start needs one, minigan/optim/adam.py).
+
+The average is tied to an optimizer like a schedule (``.optimizer``, ``step()`` after each of
+its updates), so ``GAN(..., averages=[...])`` steps it and saves it in its checkpoints.
+
+    G_avg = optim.ExponentialMovingAverage(opt_G, beta=0.999)
+    gan = GAN(G, D, opt_D, opt_G, ..., averages=[G_avg])
+    with G_avg.swapped_in():          # G's parameters hold θ̄ inside the block, θ after it
+        samples = G(z)
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from .. import backend
+
+
+class ExponentialMovingAverage:
+    """θ̄ ← β θ̄ + (1 − β) θ for every parameter of ``optimizer``, after each of its updates (``step()``)."""
+
+    def __init__(self, optimizer, beta=0.999):
+        if not 0.0 <= float(beta) < 1.0:
+            raise ValueError(f"ExponentialMovingAverage: beta must be in [0, 1), got {beta!r}")
+        self.optimizer, self.beta = optimizer, float(beta)
+        self.params = list(optimizer.params)
+        self.reset()
+
+    def reset(self):
+        """Restart the average at the current parameters: θ̄ = θ, no updates counted."""
+        self.average = [p.data.copy() for p in self.params]
+        self.updates = 0
+
+    def step(self):
+        """One update of the average: θ̄ ← θ̄ + (1 − β)(θ − θ̄), the same formula written in place."""
+        for a, p in zip(self.average, self.params):
+            xp = backend.array_module(a)
+            diff = xp.subtract(p.data, a)
+            diff *= 1.0 - self.beta
+            a += diff
+        self.updates += 1
+
+    @contextmanager
+    def swapped_in(self):
+        """Inside the block the parameters hold θ̄ (for sampling, scoring, saving a figure); θ is back after."""
+        held = [p.data for p in self.params]
+        for a, p in zip(self.average, self.params):
+            p.data = a
+        try:
+            yield self
+        finally:
+            for theta, p in zip(held, self.params):
+                p.data = theta
+
+    def state_dict(self) -> dict:
+        return {"type": type(self).__name__, "beta": self.beta, "updates": self.updates,
+                "average": [backend.as_numpy(a).copy() for a in self.average]}
+
+    def load_state_dict(self, state: dict) -> None:
+        name = type(self).__name__
+        if not isinstance(state, dict) or state.get("type") != name:
+            raise ValueError(f"{name}.load_state_dict: expected a dict from {name}.state_dict(), got "
+                             f"{type(state).__name__} {state.get('type') if isinstance(state, dict) else ''}")
+        if float(state["beta"]) != self.beta:
+            raise ValueError(f"{name}.load_state_dict: the saved average has beta {state['beta']}, this one "
+                             f"{self.beta}; they are different averages")
+        saved = state["average"]
+        shapes = [tuple(p.data.shape) for p in self.params]
+        if [tuple(a.shape) for a in saved] != shapes:
+            raise ValueError(f"{name}.load_state_dict: saved shapes {[tuple(a.shape) for a in saved]} do not "
+                             f"match the parameters' {shapes}")
+        xp = backend.array_module(self.params[0].data) if self.params else None
+        self.average = [xp.asarray(a, dtype=p.data.dtype).copy() for a, p in zip(saved, self.params)]
+        self.updates = int(state["updates"])

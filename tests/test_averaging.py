@@ -1,0 +1,102 @@
+"""The moving average of the parameters (minigan/optim/averaging.py) and GAN(averages=...)."""
+import numpy
+import pytest
+
+import minigan as mg
+from minigan import checkpoint, nn, optim
+from minigan.data import toy
+from minigan.gan.algorithm import GAN
+
+
+def make(seed=0, beta=0.9, average=True):
+    gen = mg.Generator(seed)
+    G = nn.Sequential(nn.Linear(2, 16, generator=gen), nn.ReLU(), nn.Linear(16, 2, generator=gen))
+    D = nn.Sequential(nn.Linear(2, 16, generator=gen), nn.LeakyReLU(0.2), nn.Linear(16, 1, generator=gen))
+    opt_D = optim.SGD(D.parameters(), lr=0.05, momentum=0.5)
+    opt_G = optim.SGD(G.parameters(), lr=0.05, momentum=0.5)
+    averages = [optim.ExponentialMovingAverage(opt_G, beta)] if average else []
+    return GAN(G, D, opt_D, opt_G, toy.NormalNoise(2), toy.ring(), generator=gen, m=16, averages=averages)
+
+
+def test_average_is_the_closed_form_weighted_mean_of_the_iterates():
+    # theta_bar_n = beta^n theta_0 + (1 - beta) sum_j beta^(n - j) theta_j, with theta_0 the start.
+    p = mg.tensor(numpy.array([1.0, -2.0, 0.5]), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    beta, rng = 0.8, numpy.random.default_rng(0)
+    avg = optim.ExponentialMovingAverage(opt, beta)
+    thetas = [p.numpy().copy()]
+    for _ in range(7):
+        p.data = p.data + rng.normal(size=3)  # any sequence of iterates
+        thetas.append(p.numpy().copy())
+        avg.step()
+    n = len(thetas) - 1
+    expected = beta ** n * thetas[0] + (1 - beta) * sum(beta ** (n - j) * thetas[j] for j in range(1, n + 1))
+    numpy.testing.assert_allclose(avg.average[0], expected, rtol=1e-12, atol=1e-12)  # float64
+    assert avg.updates == 7
+
+
+def test_swapped_in_evaluates_the_average_and_restores_the_parameters_even_on_error():
+    gan = make()
+    gan.train(5, progress=False)
+    avg = gan.averages[0]
+    before = [p.data for p in gan.G.parameters()]
+    z = mg.tensor(numpy.ones((3, 2), dtype=numpy.float32))
+    live = gan.G(z).numpy()
+    with avg.swapped_in():
+        inside = gan.G(z).numpy()
+        assert all(p.data is a for p, a in zip(gan.G.parameters(), avg.average))
+    assert all(p.data is b for p, b in zip(gan.G.parameters(), before))
+    assert not numpy.allclose(inside, live)  # five SGD steps apart: the average is not the last iterate
+    with pytest.raises(RuntimeError):
+        with avg.swapped_in():
+            raise RuntimeError("boom")
+    assert all(p.data is b for p, b in zip(gan.G.parameters(), before))
+
+
+def test_gan_steps_the_average_after_each_G_update_and_training_does_not_read_it():
+    with_avg, without = make(), make(average=False)
+    with_avg.train(6, progress=False)
+    without.train(6, progress=False)
+    assert with_avg.averages[0].updates == 6
+    for a, b in zip(with_avg.G.parameters(), without.G.parameters()):
+        numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_checkpoint_resumes_the_average_exactly(tmp_path):
+    path = tmp_path / "run.npz"
+    straight = make()
+    straight.train(8, progress=False)
+    first = make()
+    first.train(4, checkpoint_path=path, progress=False)
+    resumed = make()
+    assert resumed.load_checkpoint(path) == 4
+    resumed.train(8, progress=False)
+    for a, b in zip(straight.averages[0].average, resumed.averages[0].average):
+        numpy.testing.assert_array_equal(a, b)
+    assert resumed.averages[0].updates == 8
+
+
+def test_adding_an_average_on_resume_is_explicit(tmp_path):
+    path = tmp_path / "run.npz"
+    plain = make(average=False)
+    plain.train(3, checkpoint_path=path, progress=False)
+    later = make()
+    with pytest.raises(ValueError, match="average_0.*start_missing_averages"):
+        later.load_checkpoint(path)
+    assert later.load_checkpoint(path, start_missing_averages=True) == 3
+    for a, p in zip(later.averages[0].average, later.G.parameters()):
+        numpy.testing.assert_array_equal(a, p.numpy())  # starts at the restored parameters
+    assert later.averages[0].updates == 0
+
+
+def test_bad_settings_and_mismatched_states_are_refused(tmp_path):
+    opt = optim.SGD([mg.tensor(numpy.zeros(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="beta must be in"):
+        optim.ExponentialMovingAverage(opt, beta=1.0)
+    avg = optim.ExponentialMovingAverage(opt, beta=0.9)
+    checkpoint.save(tmp_path / "a.npz", avg=avg)
+    with pytest.raises(checkpoint.CheckpointError, match="beta 0.9"):
+        checkpoint.restore(tmp_path / "a.npz", avg=optim.ExponentialMovingAverage(opt, beta=0.99))
+    other = optim.SGD([mg.tensor(numpy.zeros(3), requires_grad=True)], lr=0.1)
+    with pytest.raises(checkpoint.CheckpointError, match="shapes"):
+        checkpoint.restore(tmp_path / "a.npz", avg=optim.ExponentialMovingAverage(other, beta=0.9))
