@@ -36,6 +36,14 @@ from the checkpoint; ``--minutes`` stops training early (at a checkpoint) when t
 1.000004; given with ``--resume`` it applies from the checkpoint's iteration on, without a jump in
 the rate, and progress.json lists the segments (docs/06-mnist.md 6.5 uses it to anneal a long run).
 
+``--average-G BETA`` (repeatable) keeps a moving average of G's parameters beside G,
+theta_bar <- beta theta_bar + (1 - beta) theta after every G update (minigan/optim/averaging.py),
+checkpointed with the run, and scores it with the same protocol and the same z: metrics.json's
+average_G, DIR/samples_average_<beta>.npy, a cheap curve per average. Training never reads it.
+Given with --resume it starts at the checkpoint; later resumes keep it. ``--report-average BETA``
+makes that average the run's reported figure, samples.npy and figures (docs/06-mnist.md 6.5), with
+G's last iterate kept in metrics.json's last_iterate and samples_last_iterate.npy.
+
 Writes to --out: metrics.json (parzen_ll, parzen_se, sigma, steps, wall_seconds, ...),
 samples.npy (the 10,000 evaluated samples, float32 [10000, 784] in [0, 1]), samples.png,
 nearest.png (the paper's Figure 2: samples beside their nearest training image),
@@ -47,6 +55,7 @@ two BLAS threads on two busy cores spin against each other and run ~10x slower.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -310,10 +319,12 @@ def evaluate_averages(args, gan, progress, valid_x, test_x):
 
 
 def figures(args, gan, samples, train_x, progress, result):
-    """samples.png, nearest.png (Figure 2), interpolation.png, curves.png, parzen.png."""
+    """samples.png, nearest.png (Figure 2), interpolation.png, curves.png, parzen.png, of the G reported
+    (gan.G holds the reported average's parameters when --report-average is given)."""
     out = args.out
+    which = "G" if result["reported_G"] == "last iterate" else result["reported_G"]
     files = [viz.sample_grid(os.path.join(out, "samples.png"), samples[:100].reshape(-1, 28, 28), nrow=10,
-                             title=f"G after {gan.step} iterations")]
+                             title=f"{which} after {gan.step} iterations")]
     shown = samples[:30]
     near = train_x[nearest_rows(shown, train_x)]
     files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), shown.reshape(-1, 28, 28),
@@ -332,10 +343,12 @@ def figures(args, gan, samples, train_x, progress, result):
     if gan.history["step"]:
         files.append(viz.training_curves(os.path.join(out, "curves.png"), gan.history, title="paper MLP GAN, MNIST"))
     curve, n = progress["parzen_curve"], args.curve_samples
+    more = [([p["step"] for p in c], [p["ll"] for p in c], f"average of G, beta {beta}")
+            for beta, c in progress["average_curves"].items()]
     files.append(viz.parzen_curve(
         os.path.join(out, "parzen.png"), [p["step"] for p in curve], [p["ll"] for p in curve],
-        label=f"cheap estimate: {n} samples, sigma on valid[0:{n}], scored on valid[{n}:{2 * n}]",
-        final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER))
+        label=f"G, cheap estimate: {n} samples, sigma on valid[0:{n}], scored on valid[{n}:{2 * n}]",
+        final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER, more=more))
     return files
 
 
@@ -366,6 +379,10 @@ def parse_args(argv=None):
                     help="also keep a moving average of G's parameters, theta_bar <- beta theta_bar + (1 - beta) "
                          "theta after every G update, and score it with the same protocol (repeatable; given "
                          "with --resume it starts at the checkpoint; docs/06-mnist.md 6.5)")
+    ap.add_argument("--report-average", type=float, default=None, metavar="BETA",
+                    help="report the average of G with this beta (one of the run's --average-G) as the run's "
+                         "figure, samples.npy and figures; G's last iterate is then in metrics.json's "
+                         "last_iterate and samples_last_iterate.npy")
     ap.add_argument("--curve-samples", type=int, default=1000,
                     help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
     ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
@@ -409,6 +426,9 @@ def main(argv=None):
         raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G with beta {added}; --average-G starts one "
                          "when training, so it cannot be evaluated without training (the run keeps "
                          f"{kept or 'none'})")
+    if args.report_average is not None and args.report_average not in kept + added:
+        raise ValueError(f"mnist_mlp: --report-average {args.report_average} names no average of G of this run "
+                         f"(it keeps {kept + added or 'none'}; start one with --average-G)")
     gan, p_data = build(args, train_x, kept + added)
     if args.resume or args.evaluate_only:
         if os.path.exists(ckpt_path):
@@ -424,9 +444,18 @@ def main(argv=None):
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
-    samples, result = evaluate(args, gan.G, valid_x, test_x)
-    numpy.save(os.path.join(args.out, "samples.npy"), samples)
+    samples, result = evaluate(args, gan.G, valid_x, test_x)  # G's last iterate: the paper's evaluation
     averaged = evaluate_averages(args, gan, progress, valid_x, test_x)
+    reported = next((a for a in gan.averages if a.beta == args.report_average), None)
+    result["reported_G"] = "last iterate" if reported is None else f"average of G, beta {reported.beta}"
+    if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
+        numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
+        result["last_iterate"] = {**result, "samples": "samples_last_iterate.npy"}
+        del result["last_iterate"]["reported_G"]
+        row = next(r for r in averaged if r["beta"] == reported.beta)
+        result.update({key: row[key] for key in ("parzen_ll", "parzen_se", "sigma", "sigma_table", "eval_seconds")})
+        samples = numpy.load(os.path.join(args.out, row["samples"]))
+    numpy.save(os.path.join(args.out, "samples.npy"), samples)
     result.update(steps=gan.step, epochs=round(gan.step * K * M / len(train_x), 2),
                   wall_seconds=round(progress["train_seconds"], 1),
                   train_seconds_per_iter=round(progress["train_seconds"] / max(1, gan.step), 4),
@@ -441,12 +470,17 @@ def main(argv=None):
         tail = slice(-min(500, len(gan.history["step"])), None)
         result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))
                                    for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-    files = [] if args.no_figures else figures(args, gan, samples, train_x, progress, result)
+    if args.no_figures:
+        files = []
+    else:
+        with reported.swapped_in() if reported is not None else contextlib.nullcontext():
+            files = figures(args, gan, samples, train_x, progress, result)
     result["files"] = ([os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
-                       + [a["samples"] for a in averaged])
+                       + [a["samples"] for a in averaged] + (["samples_last_iterate.npy"] if reported else []))
     result["total_seconds"] = round(time.time() - t_start, 1)
     write_json(os.path.join(args.out, "metrics.json"), result)
-    print(f"Parzen log-likelihood {result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} (sigma {result['sigma']:.3f}) "
+    print(f"Parzen log-likelihood of the {result['reported_G']}: {result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} "
+          f"(sigma {result['sigma']:.3f}) "
           f"after {gan.step} iterations, {result['wall_seconds']:.0f} s of training "
           f"(paper: {PAPER[0]} +- {PAPER[1]})", flush=True)
     for a in averaged:

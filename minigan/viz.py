@@ -219,16 +219,20 @@ def samples_with_nearest(path, samples, nearest, pairs_per_row=5, title=None) ->
     return _save(fig, path)
 
 
-def parzen_curve(path, steps, lls, label="Parzen estimate", final=None, reference=None, title=None) -> str:
+def parzen_curve(path, steps, lls, label="Parzen estimate", final=None, reference=None, title=None,
+                 more=()) -> str:
     """Parzen-window log-likelihood against the training iteration.
 
     steps, lls: the curve (say in ``label`` how it was estimated: sample count, data, sigma choice).
+    more: further curves on the same axes, each (steps, lls, label) (say, averages of G's parameters).
     final: optional (step, mean, standard_error) of the full protocol, drawn as a point with error bar.
     reference: optional (value, standard_error, name), e.g. (225, 2, "paper"), drawn as a band.
     """
     fig, ax = plt.subplots(figsize=(6, 3.4))
     if len(steps):
         ax.plot(numpy.asarray(steps), numpy.asarray(lls), "o-", ms=3, lw=1, color="tab:blue", label=label)
+    for (more_steps, more_lls, more_label), color in zip(more, ("tab:green", "tab:orange", "tab:purple", "tab:brown")):
+        ax.plot(numpy.asarray(more_steps), numpy.asarray(more_lls), "o-", ms=2, lw=1, color=color, label=more_label)
     if reference is not None:
         value, se, name = reference
         ax.axhline(value, color="tab:red", lw=0.8, ls="--", label=f"{name}: {value} \u00b1 {se}")

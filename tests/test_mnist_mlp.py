@@ -289,3 +289,24 @@ def test_demo_average_of_G_scored_beside_G_added_on_resume_and_kept(tmp_path):
         demo.main(["--out", out, "--evaluate-only", "--average-G", "0.9", "--no-figures", *SMOKE])
     with pytest.raises(SystemExit):
         demo.parse_args(["--out", out, "--average-G", "1.0"])
+
+
+def test_demo_report_average_makes_the_average_the_runs_figure_and_keeps_the_last_iterate(tmp_path):
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    with pytest.raises(ValueError, match="names no average of G"):
+        demo.main(["--out", out, "--steps", "2", "--report-average", "0.5", "--no-figures", *SMOKE])
+    result = demo.main(["--out", out, "--steps", "3", "--average-G", "0.5", "--report-average", "0.5", *SMOKE])
+    (row,) = result["average_G"]
+    assert result["reported_G"] == "average of G, beta 0.5"
+    assert (result["parzen_ll"], result["sigma"]) == (row["parzen_ll"], row["sigma"])
+    numpy.testing.assert_array_equal(numpy.load(os.path.join(out, "samples.npy")),
+                                     numpy.load(os.path.join(out, row["samples"])))
+    plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "3", "--no-figures", *SMOKE])
+    assert plain["reported_G"] == "last iterate"
+    assert result["last_iterate"]["parzen_ll"] == plain["parzen_ll"]  # the same training, G's own figure
+    numpy.testing.assert_array_equal(numpy.load(os.path.join(out, "samples_last_iterate.npy")),
+                                     numpy.load(os.path.join(str(tmp_path / "plain"), "samples.npy")))
+    for name in ("samples.png", "nearest.png", "interpolation.png", "parzen.png", "samples_average_0.5.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
