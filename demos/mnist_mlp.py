@@ -35,6 +35,7 @@ from the checkpoint; ``--minutes`` stops training early (at a checkpoint) when t
 ``--lr-decay F`` divides the learning rate by F after every update instead of the paper's
 1.000004; given with ``--resume`` it applies from the checkpoint's iteration on, without a jump in
 the rate, and progress.json lists the segments (docs/06-mnist.md 6.5 uses it to anneal a long run).
+``--anneal STEP:FACTOR`` makes that switch at iteration STEP within one command.
 
 ``--average-G BETA`` (repeatable) keeps a moving average of G's parameters beside G,
 theta_bar <- beta theta_bar + (1 - beta) theta after every G update (minigan/optim/averaging.py),
@@ -197,21 +198,37 @@ def load_progress(path, step):
 
 
 def apply_lr_decay(args, gan, progress):
-    """--lr-decay on a resumed run: from this iteration on, divide both learning rates by the new factor.
+    """--lr-decay on a resumed run: from this iteration on, divide both learning rates by the new factor;
+    --anneal STEP:FACTOR on a run resumed at or past STEP: the switch train() would have made at STEP.
 
     The learning rate does not jump (ExponentialDecay.rebase); progress["lr_decay"] lists the
     segments, [{"from_step", "factor"}, ...], so the run's whole schedule can be replayed."""
-    lr_schedules = [s for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr"]
-    current = lr_schedules[0].factor
+    if args.lr_decay is not None and args.anneal is not None and gan.step >= args.anneal[0]:
+        raise ValueError(f"mnist_mlp: --lr-decay {args.lr_decay} and --anneal {args.anneal[0]}:{args.anneal[1]} both "
+                         f"set the decay from iteration {gan.step} on; give one")
     if not progress["lr_decay"]:  # a new run, or one from before the option: one factor since step 0
-        progress["lr_decay"] = [{"from_step": 0, "factor": current}]
-    if args.lr_decay is None or args.lr_decay == current or args.evaluate_only:
+        progress["lr_decay"] = [{"from_step": 0, "factor": lr_decay_factor(gan)}]
+    if args.evaluate_only:
         return
-    for s in lr_schedules:
-        s.rebase(args.lr_decay)
-    progress["lr_decay"].append({"from_step": gan.step, "factor": args.lr_decay})
-    print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {args.lr_decay} after every update",
-          flush=True)
+    if args.lr_decay is not None:
+        switch_lr_decay(gan, progress, args.lr_decay)
+    if args.anneal is not None and gan.step >= args.anneal[0]:  # resumed at or past the switch: make sure it is made
+        switch_lr_decay(gan, progress, args.anneal[1])
+
+
+def lr_decay_factor(gan):
+    return next(s.factor for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr")
+
+
+def switch_lr_decay(gan, progress, factor):
+    """From this iteration on, divide both learning rates by ``factor`` after every update (no jump)."""
+    if factor == lr_decay_factor(gan):
+        return
+    for s in gan.schedules:
+        if isinstance(s, optim.ExponentialDecay) and s.attr == "lr":
+            s.rebase(factor)
+    progress["lr_decay"].append({"from_step": gan.step, "factor": factor})
+    print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {factor} after every update", flush=True)
 
 
 def saved_average_betas(progress_path):
@@ -268,6 +285,8 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
             break
         before, t0 = gan.step, time.time()
         target = min(args.steps, (gan.step // args.checkpoint_every + 1) * args.checkpoint_every)
+        if args.anneal is not None and gan.step < args.anneal[0]:
+            target = min(target, args.anneal[0])  # a chunk ends (and a checkpoint is written) at the switch
         metrics = gan.train(target, checkpoint_path=ckpt_path, progress=False)
         ms_per_iter = 1e3 * (time.time() - t0) / max(1, gan.step - before)
         progress["train_seconds"] = spent0 + (time.time() - start_wall)
@@ -288,6 +307,8 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
               f"g_loss {metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  "
               f"cheap Parzen {ll:7.1f} (sigma {sigma:.3f})  lr {gan.opt_D.lr:.5f}  "
               f"momentum {gan.opt_D.momentum:.3f}{averaged}", flush=True)
+        if args.anneal is not None and gan.step == args.anneal[0]:
+            switch_lr_decay(gan, progress, args.anneal[1])
     return progress
 
 
@@ -352,6 +373,18 @@ def figures(args, gan, samples, train_x, progress, result):
     return files
 
 
+def anneal_spec(text):
+    """'75000:1.00004' -> (75000, 1.00004), for --anneal."""
+    try:
+        step, factor = text.split(":")
+        step, factor = int(step), float(factor)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected STEP:FACTOR such as 75000:1.00004, got {text!r}") from None
+    if step < 0 or not factor >= 1.0:
+        raise argparse.ArgumentTypeError(f"STEP must be >= 0 and FACTOR >= 1 (a divisor per update), got {text!r}")
+    return step, factor
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory for the checkpoint, figures, samples and metrics.json")
@@ -375,6 +408,10 @@ def parse_args(argv=None):
                     help=f"divide the learning rate by this after every update (default {PAPER_LR_DECAY}, the "
                          "paper's); given when resuming, it applies from the checkpoint's iteration on, with no "
                          "jump in the rate (docs/06-mnist.md 6.5)")
+    ap.add_argument("--anneal", type=anneal_spec, default=None, metavar="STEP:FACTOR",
+                    help="at iteration STEP switch to dividing the learning rate by FACTOR after every update "
+                         "(no jump in the rate): the paper's schedule, then an annealed one, in one command "
+                         "(docs/06-mnist.md 6.5)")
     ap.add_argument("--average-G", type=float, action="append", default=None, metavar="BETA",
                     help="also keep a moving average of G's parameters, theta_bar <- beta theta_bar + (1 - beta) "
                          "theta after every G update, and score it with the same protocol (repeatable; given "

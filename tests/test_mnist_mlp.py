@@ -310,3 +310,28 @@ def test_demo_report_average_makes_the_average_the_runs_figure_and_keeps_the_las
                                      numpy.load(os.path.join(str(tmp_path / "plain"), "samples.npy")))
     for name in ("samples.png", "nearest.png", "interpolation.png", "parzen.png", "samples_average_0.5.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
+
+
+def test_demo_anneal_switches_the_decay_at_its_step_as_a_resume_with_lr_decay_would(tmp_path):
+    """--anneal 2:1.01 in one command == 2 iterations, then --resume --lr-decay 1.01: the same schedule and samples."""
+    mnist_or_skip()
+    demo = load_demo()
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    single = demo.main(["--out", one, "--steps", "5", "--anneal", "2:1.01", "--checkpoint-every", "3", "--no-figures",
+                        *SMOKE[:-4], "--curve-samples", "200"])
+    demo.main(["--out", two, "--steps", "2", "--no-figures", *SMOKE])
+    split = demo.main(["--out", two, "--steps", "5", "--resume", "--lr-decay", "1.01", "--no-figures", *SMOKE])
+    assert single["lr_decay"] == split["lr_decay"] == [{"from_step": 0, "factor": 1.000004},
+                                                        {"from_step": 2, "factor": 1.01}]
+    assert single["final_lr"] == pytest.approx(0.1 / 1.000004**2 / 1.01**3, rel=1e-12)
+    assert [p["step"] for p in single["parzen_curve"]] == [2, 3, 5]  # a chunk ends at the switch
+    numpy.testing.assert_array_equal(numpy.load(os.path.join(one, "samples.npy")),
+                                     numpy.load(os.path.join(two, "samples.npy")))
+    again = demo.main(["--out", one, "--steps", "6", "--resume", "--anneal", "2:1.01", "--no-figures", *SMOKE])
+    assert again["lr_decay"] == single["lr_decay"]  # already switched: nothing new
+    with pytest.raises(ValueError, match="give one"):
+        demo.main(["--out", one, "--steps", "7", "--resume", "--anneal", "2:1.01", "--lr-decay", "1.02",
+                   "--no-figures", *SMOKE])
+    for bad in ("75000", "x:1.1", "10:0.9"):
+        with pytest.raises(SystemExit):
+            demo.parse_args(["--out", one, "--anneal", bad])
