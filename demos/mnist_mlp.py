@@ -43,7 +43,9 @@ checkpointed with the run, and scores it with the same protocol and the same z: 
 average_G, DIR/samples_average_<beta>.npy, a cheap curve per average. Training never reads it.
 Given with --resume it starts at the checkpoint; later resumes keep it. ``--report-average BETA``
 makes that average the run's reported figure, samples.npy and figures (docs/06-mnist.md 6.5), with
-G's last iterate kept in metrics.json's last_iterate and samples_last_iterate.npy.
+G's last iterate kept in metrics.json's last_iterate and samples_last_iterate.npy;
+``--report-average best`` reports whichever of G and its averages has the highest validation
+log-likelihood (the way sigma is chosen: the test images choose nothing).
 
 Writes to --out: metrics.json (parzen_ll, parzen_se, sigma, steps, wall_seconds, ...),
 samples.npy (the 10,000 evaluated samples, float32 [10000, 784] in [0, 1]), samples.png,
@@ -322,6 +324,11 @@ def evaluate(args, G, valid_x, test_x):
                      "eval_seconds": round(time.time() - t0, 2)}
 
 
+def best_valid_ll(result):
+    """The mean validation log-likelihood at the sigma the protocol chose (the best of its sigma_table)."""
+    return max(ll for _sigma, ll in result["sigma_table"])
+
+
 def evaluate_averages(args, gan, progress, valid_x, test_x):
     """The same protocol, and the same z, for each moving average of G's parameters; their samples in
     DIR/samples_average_<beta>.npy and a grid in samples_average_<beta>.png."""
@@ -373,6 +380,19 @@ def figures(args, gan, samples, train_x, progress, result):
     return files
 
 
+def report_spec(text):
+    """'best' or a beta in [0, 1), for --report-average."""
+    if text == "best":
+        return text
+    try:
+        beta = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'best', got {text!r}") from None
+    if not 0.0 <= beta < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'best', got {text!r}")
+    return beta
+
+
 def anneal_spec(text):
     """'75000:1.00004' -> (75000, 1.00004), for --anneal."""
     try:
@@ -416,10 +436,11 @@ def parse_args(argv=None):
                     help="also keep a moving average of G's parameters, theta_bar <- beta theta_bar + (1 - beta) "
                          "theta after every G update, and score it with the same protocol (repeatable; given "
                          "with --resume it starts at the checkpoint; docs/06-mnist.md 6.5)")
-    ap.add_argument("--report-average", type=float, default=None, metavar="BETA",
+    ap.add_argument("--report-average", type=report_spec, default=None, metavar="BETA|best",
                     help="report the average of G with this beta (one of the run's --average-G) as the run's "
-                         "figure, samples.npy and figures; G's last iterate is then in metrics.json's "
-                         "last_iterate and samples_last_iterate.npy")
+                         "figure, samples.npy and figures, or 'best': whichever of G and its averages has the "
+                         "highest validation log-likelihood (chosen as sigma is, never on test images); G's last "
+                         "iterate is then in metrics.json's last_iterate and samples_last_iterate.npy")
     ap.add_argument("--curve-samples", type=int, default=1000,
                     help="samples (and validation images, twice over) of the cheap Parzen estimate (default 1000)")
     ap.add_argument("--no-figures", action="store_true", help="skip the PNG figures (quick tests)")
@@ -463,7 +484,7 @@ def main(argv=None):
         raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G with beta {added}; --average-G starts one "
                          "when training, so it cannot be evaluated without training (the run keeps "
                          f"{kept or 'none'})")
-    if args.report_average is not None and args.report_average not in kept + added:
+    if args.report_average not in (None, "best") and args.report_average not in kept + added:
         raise ValueError(f"mnist_mlp: --report-average {args.report_average} names no average of G of this run "
                          f"(it keeps {kept + added or 'none'}; start one with --average-G)")
     gan, p_data = build(args, train_x, kept + added)
@@ -483,7 +504,13 @@ def main(argv=None):
 
     samples, result = evaluate(args, gan.G, valid_x, test_x)  # G's last iterate: the paper's evaluation
     averaged = evaluate_averages(args, gan, progress, valid_x, test_x)
-    reported = next((a for a in gan.averages if a.beta == args.report_average), None)
+    choice, report_choice = args.report_average, None
+    if choice == "best":  # chosen on validation images, as sigma is: never on the test set
+        valid_ll = {None: best_valid_ll(result), **{row["beta"]: best_valid_ll(row) for row in averaged}}
+        choice = max(valid_ll, key=lambda beta: valid_ll[beta])
+        report_choice = {"by": "mean validation log-likelihood at each one's sigma",
+                         "candidates": {"last iterate" if b is None else str(b): v for b, v in valid_ll.items()}}
+    reported = next((a for a in gan.averages if a.beta == choice), None)
     result["reported_G"] = "last iterate" if reported is None else f"average of G, beta {reported.beta}"
     if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
         numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
@@ -492,6 +519,8 @@ def main(argv=None):
         row = next(r for r in averaged if r["beta"] == reported.beta)
         result.update({key: row[key] for key in ("parzen_ll", "parzen_se", "sigma", "sigma_table", "eval_seconds")})
         samples = numpy.load(os.path.join(args.out, row["samples"]))
+    if report_choice is not None:
+        result["report_choice"] = report_choice
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
     result.update(steps=gan.step, epochs=round(gan.step * K * M / len(train_x), 2),
                   wall_seconds=round(progress["train_seconds"], 1),

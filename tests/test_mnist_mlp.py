@@ -335,3 +335,21 @@ def test_demo_anneal_switches_the_decay_at_its_step_as_a_resume_with_lr_decay_wo
     for bad in ("75000", "x:1.1", "10:0.9"):
         with pytest.raises(SystemExit):
             demo.parse_args(["--out", one, "--anneal", bad])
+
+
+def test_demo_report_best_chooses_on_validation_images_not_test(tmp_path):
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    result = demo.main(["--out", out, "--steps", "3", "--average-G", "0.5", "--average-G", "0.9",
+                        "--report-average", "best", "--no-figures", *SMOKE])
+    candidates = result["report_choice"]["candidates"]
+    rows = {"last iterate": result.get("last_iterate", result), **{str(r["beta"]): r for r in result["average_G"]}}
+    for name, row in rows.items():
+        assert candidates[name] == max(ll for _s, ll in row["sigma_table"])  # the validation mean at its sigma
+    winner = max(candidates, key=candidates.get)
+    expected = "last iterate" if winner == "last iterate" else f"average of G, beta {winner}"
+    assert result["reported_G"] == expected
+    assert result["parzen_ll"] == rows[winner]["parzen_ll"]
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", out, "--report-average", "worst"])
