@@ -498,6 +498,11 @@ def main(argv=None):
     progress = load_progress(progress_path, gan.step)
     progress.update(settings)
     progress["average_G"] += [{"beta": beta, "from_step": gan.step} for beta in added]
+    if args.report_average is None:  # the run's own choice, so --evaluate-only reproduces its figure
+        args.report_average = progress.get("report_average")
+    elif not args.evaluate_only:
+        progress["report_average"] = args.report_average
+        write_json(progress_path, progress)
     apply_lr_decay(args, gan, progress)
     if not args.evaluate_only:
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)

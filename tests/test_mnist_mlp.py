@@ -310,6 +310,8 @@ def test_demo_report_average_makes_the_average_the_runs_figure_and_keeps_the_las
                                      numpy.load(os.path.join(str(tmp_path / "plain"), "samples.npy")))
     for name in ("samples.png", "nearest.png", "interpolation.png", "parzen.png", "samples_average_0.5.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
+    again = demo.main(["--out", out, "--evaluate-only", "--no-figures", *SMOKE])  # the run remembers its choice
+    assert (again["reported_G"], again["parzen_ll"]) == (result["reported_G"], result["parzen_ll"])
 
 
 def test_demo_anneal_switches_the_decay_at_its_step_as_a_resume_with_lr_decay_would(tmp_path):
