@@ -218,17 +218,21 @@ def apply_lr_decay(args, gan, progress):
         switch_lr_decay(gan, progress, args.anneal[1])
 
 
+def lr_schedules(gan):
+    """The learning-rate decays of both players (one ExponentialDecay each)."""
+    return [s for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr"]
+
+
 def lr_decay_factor(gan):
-    return next(s.factor for s in gan.schedules if isinstance(s, optim.ExponentialDecay) and s.attr == "lr")
+    return lr_schedules(gan)[0].factor
 
 
 def switch_lr_decay(gan, progress, factor):
     """From this iteration on, divide both learning rates by ``factor`` after every update (no jump)."""
     if factor == lr_decay_factor(gan):
         return
-    for s in gan.schedules:
-        if isinstance(s, optim.ExponentialDecay) and s.attr == "lr":
-            s.rebase(factor)
+    for s in lr_schedules(gan):
+        s.rebase(factor)
     progress["lr_decay"].append({"from_step": gan.step, "factor": factor})
     print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {factor} after every update", flush=True)
 
@@ -331,8 +335,10 @@ def best_valid_ll(result):
 
 def evaluate_averages(args, gan, progress, valid_x, test_x):
     """The same protocol, and the same z, for each moving average of G's parameters; their samples in
-    DIR/samples_average_<beta>.npy and a grid in samples_average_<beta>.png."""
-    rows = []
+    DIR/samples_average_<beta>.npy and a grid in samples_average_<beta>.png.
+
+    Returns the metrics.json rows and {beta: samples}."""
+    rows, samples_of = [], {}
     for avg, saved in zip(gan.averages, progress["average_G"]):
         with avg.swapped_in():
             samples, result = evaluate(args, gan.G, valid_x, test_x)
@@ -343,7 +349,8 @@ def evaluate_averages(args, gan, progress, valid_x, test_x):
                             title=f"average of G (beta {avg.beta}) after {gan.step} iterations")
         rows.append({"beta": avg.beta, "from_step": saved["from_step"], "updates": avg.updates,
                      "samples": name + ".npy", **result})
-    return rows
+        samples_of[avg.beta] = samples
+    return rows, samples_of
 
 
 def figures(args, gan, samples, train_x, progress, result):
@@ -508,7 +515,7 @@ def main(argv=None):
         progress = train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress)
 
     samples, result = evaluate(args, gan.G, valid_x, test_x)  # G's last iterate: the paper's evaluation
-    averaged = evaluate_averages(args, gan, progress, valid_x, test_x)
+    averaged, averaged_samples = evaluate_averages(args, gan, progress, valid_x, test_x)
     choice, report_choice = args.report_average, None
     if choice == "best":  # chosen on validation images, as sigma is: never on the test set
         valid_ll = {None: best_valid_ll(result), **{row["beta"]: best_valid_ll(row) for row in averaged}}
@@ -516,14 +523,13 @@ def main(argv=None):
         report_choice = {"by": "mean validation log-likelihood at each one's sigma",
                          "candidates": {"last iterate" if b is None else str(b): v for b, v in valid_ll.items()}}
     reported = next((a for a in gan.averages if a.beta == choice), None)
-    result["reported_G"] = "last iterate" if reported is None else f"average of G, beta {reported.beta}"
     if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
         numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
         result["last_iterate"] = {**result, "samples": "samples_last_iterate.npy"}
-        del result["last_iterate"]["reported_G"]
         row = next(r for r in averaged if r["beta"] == reported.beta)
         result.update({key: row[key] for key in ("parzen_ll", "parzen_se", "sigma", "sigma_table", "eval_seconds")})
-        samples = numpy.load(os.path.join(args.out, row["samples"]))
+        samples = averaged_samples[reported.beta]
+    result["reported_G"] = "last iterate" if reported is None else f"average of G, beta {reported.beta}"
     if report_choice is not None:
         result["report_choice"] = report_choice
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
