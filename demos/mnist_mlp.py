@@ -41,6 +41,7 @@ the rate, and progress.json lists the segments (docs/06-mnist.md 6.5 uses it to 
 theta_bar <- beta theta_bar + (1 - beta) theta after every G update (minigan/optim/averaging.py),
 checkpointed with the run, and scores it with the same protocol and the same z: metrics.json's
 average_G, DIR/samples_average_<beta>.npy, a cheap curve per average. Training never reads it.
+``--average-G uniform`` keeps the plain mean of G's iterates instead (optim.UniformAverage).
 Given with --resume it starts at the checkpoint; later resumes keep it. ``--report-average BETA``
 makes that average the run's reported figure, samples.npy and figures (docs/06-mnist.md 6.5), with
 G's last iterate kept in metrics.json's last_iterate and samples_last_iterate.npy;
@@ -159,8 +160,8 @@ def nearest_rows(queries, pool, chunk=10000):
 def build(args, train_x, average_betas=()):
     """G, D, their optimizers and schedules, p_z, p_data and the GAN, all from one seed.
 
-    average_betas: one moving average of G's parameters per beta (optim.ExponentialMovingAverage),
-    for evaluation only; training is the same with or without them."""
+    average_betas: one average of G's parameters per entry, a beta (optim.ExponentialMovingAverage) or
+    "uniform" (optim.UniformAverage), for evaluation only; training is the same with or without them."""
     gen = mg.Generator(args.seed)
     G = paper_mlp.generator(gen, output_bias=paper_mlp.sigmoid_bias_from_marginals(train_x))
     D = paper_mlp.discriminator(gen)
@@ -178,7 +179,8 @@ def build(args, train_x, average_betas=()):
         """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
         return losses.d_loss(real_logits, fake_logits) * scale
 
-    averages = [optim.ExponentialMovingAverage(opt_G, beta) for beta in average_betas]
+    averages = [optim.UniformAverage(opt_G) if beta == UNIFORM else optim.ExponentialMovingAverage(opt_G, beta)
+                for beta in average_betas]
     gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(kind=run["noise"]), p_data, generator=gen, k=K, m=M,
               g_loss="non_saturating", d_loss=d_loss, schedules=schedules, averages=averages,
               simultaneous=bool(run["simultaneous"]))
@@ -304,9 +306,9 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
         for avg in gan.averages:
             with avg.swapped_in():
                 ll_avg, sigma_avg = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples, args.noise)
-            progress["average_curves"].setdefault(str(avg.beta), []).append(
+            progress["average_curves"].setdefault(str(average_key(avg)), []).append(
                 {"step": gan.step, "ll": ll_avg, "sigma": sigma_avg})
-            averaged += f"  average {avg.beta}: {ll_avg:7.1f} (sigma {sigma_avg:.3f})"
+            averaged += f"  average {average_key(avg)}: {ll_avg:7.1f} (sigma {sigma_avg:.3f})"
 
         write_json(progress_path, progress)
         print(f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  "
@@ -342,14 +344,15 @@ def evaluate_averages(args, gan, progress, valid_x, test_x):
     for avg, saved in zip(gan.averages, progress["average_G"]):
         with avg.swapped_in():
             samples, result = evaluate(args, gan.G, valid_x, test_x)
-        name = f"samples_average_{avg.beta}"
+        key = average_key(avg)
+        name = f"samples_average_{key}"
         numpy.save(os.path.join(args.out, name + ".npy"), samples)
         if not args.no_figures:
             viz.sample_grid(os.path.join(args.out, name + ".png"), samples[:100].reshape(-1, 28, 28), nrow=10,
-                            title=f"average of G (beta {avg.beta}) after {gan.step} iterations")
-        rows.append({"beta": avg.beta, "from_step": saved["from_step"], "updates": avg.updates,
+                            title=f"{describe_average(key)} after {gan.step} iterations")
+        rows.append({"beta": key, "from_step": saved["from_step"], "updates": avg.updates,
                      "samples": name + ".npy", **result})
-        samples_of[avg.beta] = samples
+        samples_of[key] = samples
     return rows, samples_of
 
 
@@ -378,7 +381,7 @@ def figures(args, gan, samples, train_x, progress, result):
     if gan.history["step"]:
         files.append(viz.training_curves(os.path.join(out, "curves.png"), gan.history, title="paper MLP GAN, MNIST"))
     curve, n = progress["parzen_curve"], args.curve_samples
-    more = [([p["step"] for p in c], [p["ll"] for p in c], f"average of G, beta {beta}")
+    more = [([p["step"] for p in c], [p["ll"] for p in c], describe_average(beta))
             for beta, c in progress["average_curves"].items()]
     files.append(viz.parzen_curve(
         os.path.join(out, "parzen.png"), [p["step"] for p in curve], [p["ll"] for p in curve],
@@ -387,17 +390,39 @@ def figures(args, gan, samples, train_x, progress, result):
     return files
 
 
-def report_spec(text):
-    """'best' or a beta in [0, 1), for --report-average."""
-    if text == "best":
+UNIFORM = "uniform"  # --average-G uniform: the plain mean of G's iterates (optim.UniformAverage)
+
+
+def average_key(avg):
+    """How the run names an average of G: its beta, or "uniform" (progress.json, metrics.json, file names)."""
+    return UNIFORM if isinstance(avg, optim.UniformAverage) else avg.beta
+
+
+def describe_average(key):
+    return "uniform average of G" if key == UNIFORM else f"average of G, beta {key}"
+
+
+def average_spec(text):
+    """A beta in [0, 1) or 'uniform', for --average-G."""
+    if text == UNIFORM:
         return text
     try:
         beta = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'best', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'uniform', got {text!r}") from None
     if not 0.0 <= beta < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'best', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1) or 'uniform', got {text!r}")
     return beta
+
+
+def report_spec(text):
+    """'best', 'uniform' or a beta in [0, 1), for --report-average."""
+    if text == "best":
+        return text
+    try:
+        return average_spec(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a beta in [0, 1), 'uniform' or 'best', got {text!r}") from None
 
 
 def anneal_spec(text):
@@ -439,12 +464,14 @@ def parse_args(argv=None):
                     help="at iteration STEP switch to dividing the learning rate by FACTOR after every update "
                          "(no jump in the rate): the paper's schedule, then an annealed one, in one command "
                          "(docs/06-mnist.md 6.5)")
-    ap.add_argument("--average-G", type=float, action="append", default=None, metavar="BETA",
+    ap.add_argument("--average-G", type=average_spec, action="append", default=None, metavar="BETA|uniform",
                     help="also keep a moving average of G's parameters, theta_bar <- beta theta_bar + (1 - beta) "
-                         "theta after every G update, and score it with the same protocol (repeatable; given "
-                         "with --resume it starts at the checkpoint; docs/06-mnist.md 6.5)")
-    ap.add_argument("--report-average", type=report_spec, default=None, metavar="BETA|best",
-                    help="report the average of G with this beta (one of the run's --average-G) as the run's "
+                         "theta after every G update, or with 'uniform' the plain mean of G's iterates, and score "
+                         "it with the same protocol (repeatable; given with --resume it starts at the checkpoint; "
+                         "docs/06-mnist.md 6.5)")
+    ap.add_argument("--report-average", type=report_spec, default=None, metavar="BETA|uniform|best",
+                    help="report the average of G with this beta, or the uniform one (one of the run's --average-G), "
+                         "as the run's "
                          "figure, samples.npy and figures, or 'best': whichever of G and its averages has the "
                          "highest validation log-likelihood (chosen as sigma is, never on test images); G's last "
                          "iterate is then in metrics.json's last_iterate and samples_last_iterate.npy")
@@ -457,8 +484,6 @@ def parse_args(argv=None):
     ap.add_argument("--n-valid", type=int, default=1000, help="validation images that choose sigma (paper: 1,000)")
     ap.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: all 10,000)")
     args = ap.parse_args(argv)
-    if any(not 0.0 <= beta < 1.0 for beta in args.average_G or []):
-        ap.error(f"--average-G takes a beta in [0, 1), got {args.average_G}")
     if args.lr_decay is not None and not args.lr_decay >= 1.0:
         ap.error(f"--lr-decay must be >= 1 (a divisor per update), got {args.lr_decay}")
     if args.steps < 0 or args.checkpoint_every < 1 or min(args.train_size, args.n_samples, args.n_valid,
@@ -488,7 +513,7 @@ def main(argv=None):
     kept = saved_average_betas(progress_path) if resuming else []
     added = [beta for beta in dict.fromkeys(args.average_G or []) if beta not in kept]
     if args.evaluate_only and added:
-        raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G with beta {added}; --average-G starts one "
+        raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G {added}; --average-G starts one "
                          "when training, so it cannot be evaluated without training (the run keeps "
                          f"{kept or 'none'})")
     if args.report_average not in (None, "best") and args.report_average not in kept + added:
@@ -522,14 +547,14 @@ def main(argv=None):
         choice = max(valid_ll, key=lambda beta: valid_ll[beta])
         report_choice = {"by": "mean validation log-likelihood at each one's sigma",
                          "candidates": {"last iterate" if b is None else str(b): v for b, v in valid_ll.items()}}
-    reported = next((a for a in gan.averages if a.beta == choice), None)
+    reported = next((a for a in gan.averages if average_key(a) == choice), None)
     if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
         numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
         result["last_iterate"] = {**result, "samples": "samples_last_iterate.npy"}
-        row = next(r for r in averaged if r["beta"] == reported.beta)
+        row = next(r for r in averaged if r["beta"] == average_key(reported))
         result.update({key: row[key] for key in ("parzen_ll", "parzen_se", "sigma", "sigma_table", "eval_seconds")})
-        samples = averaged_samples[reported.beta]
-    result["reported_G"] = "last iterate" if reported is None else f"average of G, beta {reported.beta}"
+        samples = averaged_samples[average_key(reported)]
+    result["reported_G"] = "last iterate" if reported is None else describe_average(average_key(reported))
     if report_choice is not None:
         result["report_choice"] = report_choice
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
@@ -561,7 +586,7 @@ def main(argv=None):
           f"after {gan.step} iterations, {result['wall_seconds']:.0f} s of training "
           f"(paper: {PAPER[0]} +- {PAPER[1]})", flush=True)
     for a in averaged:
-        print(f"  average of G (beta {a['beta']}, from iteration {a['from_step']}): {a['parzen_ll']:.1f} +- "
+        print(f"  {describe_average(a['beta'])}, from iteration {a['from_step']}: {a['parzen_ll']:.1f} +- "
               f"{a['parzen_se']:.1f} (sigma {a['sigma']:.3f})", flush=True)
     return result
 

@@ -100,3 +100,41 @@ def test_bad_settings_and_mismatched_states_are_refused(tmp_path):
     other = optim.SGD([mg.tensor(numpy.zeros(3), requires_grad=True)], lr=0.1)
     with pytest.raises(checkpoint.CheckpointError, match="shapes"):
         checkpoint.restore(tmp_path / "a.npz", avg=optim.ExponentialMovingAverage(other, beta=0.9))
+
+
+def test_uniform_average_is_the_plain_mean_of_the_iterates_since_the_start():
+    p = mg.tensor(numpy.array([1.0, -2.0, 0.5]), requires_grad=True)
+    avg, rng = optim.UniformAverage(optim.SGD([p], lr=0.1)), numpy.random.default_rng(1)
+    thetas = [p.numpy().copy()]
+    for _ in range(9):
+        p.data = p.data + rng.normal(size=3)
+        thetas.append(p.numpy().copy())
+        avg.step()
+        numpy.testing.assert_allclose(avg.average[0], numpy.mean(thetas, axis=0), rtol=1e-12, atol=1e-12)  # float64
+    avg.reset()
+    numpy.testing.assert_array_equal(avg.average[0], thetas[-1])
+    assert avg.updates == 0
+
+
+def test_uniform_average_resumes_exactly_and_is_not_an_exponential_one(tmp_path):
+    def run(steps, path=None, resume=False):
+        gen = mg.Generator(0)
+        G = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.ReLU(), nn.Linear(8, 2, generator=gen))
+        D = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.LeakyReLU(0.2), nn.Linear(8, 1, generator=gen))
+        opt_D, opt_G = optim.SGD(D.parameters(), lr=0.05), optim.SGD(G.parameters(), lr=0.05, momentum=0.5)
+        gan = GAN(G, D, opt_D, opt_G, toy.NormalNoise(2), toy.ring(), generator=gen, m=16,
+                  averages=[optim.UniformAverage(opt_G)])
+        if resume:
+            gan.load_checkpoint(path)
+        gan.train(steps, checkpoint_path=path, progress=False)  # train(n) runs to iteration n
+        return gan
+    whole, path = run(6), tmp_path / "u.npz"
+    run(3, path)
+    resumed = run(6, path, resume=True)
+    assert resumed.averages[0].updates == whole.averages[0].updates == 6
+    for a, b in zip(resumed.averages[0].average, whole.averages[0].average):
+        numpy.testing.assert_array_equal(a, b)
+    ema = optim.ExponentialMovingAverage(whole.opt_G, beta=0.5)
+    checkpoint.save(tmp_path / "e.npz", avg=ema)
+    with pytest.raises(checkpoint.CheckpointError, match="UniformAverage"):
+        checkpoint.restore(tmp_path / "e.npz", avg=optim.UniformAverage(whole.opt_G))

@@ -355,3 +355,34 @@ def test_demo_report_best_chooses_on_validation_images_not_test(tmp_path):
     assert result["parzen_ll"] == rows[winner]["parzen_ll"]
     with pytest.raises(SystemExit):
         demo.parse_args(["--out", out, "--report-average", "worst"])
+
+
+def test_demo_uniform_average_added_on_resume_is_the_mean_of_the_iterates_since_then(tmp_path):
+    """--average-G uniform on a resume at iteration 2: after 3 more updates its parameters are the mean of
+    G's parameters at 2, 3, 4, 5 (read from checkpoints), and it can be reported like a beta."""
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    iterates = []
+    for step in (3, 4, 5):
+        args = ["--average-G", "uniform"] if step == 3 else []
+        result = demo.main(["--out", out, "--steps", str(step), "--resume", "--report-average", "uniform", *args,
+                            "--no-figures", *SMOKE])
+        with numpy.load(os.path.join(out, "checkpoint.npz"), allow_pickle=False) as npz:
+            iterates.append({k: npz[k] for k in npz.files})
+    (row,) = result["average_G"]
+    assert (row["beta"], row["from_step"], row["updates"]) == ("uniform", 2, 3)
+    assert result["reported_G"] == "uniform average of G" and result["parzen_ll"] == row["parzen_ll"]
+    assert os.path.exists(os.path.join(out, "samples_average_uniform.npy"))
+    saved = iterates[-1]
+    G_keys = [k for k in saved if k.startswith("G/")]  # in G.parameters() order, as the average's list
+    avg_keys = sorted((k for k in saved if k.startswith("average_0/average/")), key=lambda k: int(k.split("/")[-1]))
+    assert len(avg_keys) == len(G_keys) > 0
+    start = iterates[0]  # the average at 3 is (theta_2 + theta_3) / 2; recover theta_2 from it
+    for g, a in zip(G_keys, avg_keys):
+        theta_2 = 2 * start[a].astype(numpy.float64) - start[g]
+        mean = (theta_2 + sum(it[g].astype(numpy.float64) for it in iterates)) / 4
+        numpy.testing.assert_allclose(saved[a], mean, rtol=1e-5, atol=1e-6)  # float32 parameters
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", out, "--average-G", "mean"])

@@ -1,4 +1,4 @@
-"""Averaging the parameters over training: an exponential moving average of the iterates.
+"""Averaging the parameters over training: an exponential moving average, or the plain mean, of the iterates.
 
 SGD's last iterate θ_n still moves by about η times the gradient noise at every step, so samples
 of G taken at θ_n carry that jitter. An average of the recent iterates cancels much of it without
@@ -12,7 +12,15 @@ updates (β = 0.999: a thousand). Nothing here feeds back into training: θ̄ is
 G is evaluated (``swapped_in``). Starting from θ rather than from zero means no bias correction
 is needed (Adam's zero start needs one, minigan/optim/adam.py).
 
-The average is tied to an optimizer like a schedule (``.optimizer``, ``step()`` after each of
+The plain (Polyak) mean of every iterate since the start weighs old and new alike:
+
+    θ̄ ← θ̄ + (θ − θ̄) / (n + 1)    after the n-th update since the start, θ̄ = θ at the start,
+
+so θ̄_n = (θ_0 + θ_1 + ... + θ_n) / (n + 1) (``UniformAverage``). Its horizon grows with the run;
+an exponential one forgets at a fixed rate. Which scores better is an empirical question
+(docs/06-mnist.md 6.5 measures both).
+
+Either average is tied to an optimizer like a schedule (``.optimizer``, ``step()`` after each of
 its updates), so ``GAN(..., averages=[...])`` steps it and saves it in its checkpoints.
 
     G_avg = optim.ExponentialMovingAverage(opt_G, beta=0.999)
@@ -27,27 +35,28 @@ from contextlib import contextmanager
 from .. import backend
 
 
-class ExponentialMovingAverage:
-    """θ̄ ← β θ̄ + (1 − β) θ for every parameter of ``optimizer``, after each of its updates (``step()``)."""
+class _ParameterAverage:
+    """What both averages share: the copy θ̄ of the parameters, swapping it in, saving and restoring it."""
 
-    def __init__(self, optimizer, beta=0.999):
-        if not 0.0 <= float(beta) < 1.0:
-            raise ValueError(f"ExponentialMovingAverage: beta must be in [0, 1), got {beta!r}")
-        self.optimizer, self.beta = optimizer, float(beta)
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
         self.params = list(optimizer.params)
         self.reset()
 
     def reset(self):
         """Restart the average at the current parameters: θ̄ = θ, no updates counted."""
         self.average = [p.data.copy() for p in self.params]
+        self._diff = [None] * len(self.params)  # one scratch array per parameter, made on the first step
         self.updates = 0
 
-    def step(self):
-        """One update of the average: θ̄ ← θ̄ + (1 − β)(θ − θ̄), the same formula written in place."""
-        for a, p in zip(self.average, self.params):
+    def _move_towards(self, rate):
+        """θ̄ ← θ̄ + rate (θ − θ̄), in place, through a scratch array kept between steps."""
+        for i, (a, p) in enumerate(zip(self.average, self.params)):
             xp = backend.array_module(a)
-            diff = xp.subtract(p.data, a)
-            diff *= 1.0 - self.beta
+            if self._diff[i] is None or self._diff[i].shape != a.shape or self._diff[i].dtype != a.dtype:
+                self._diff[i] = xp.empty_like(a)
+            diff = xp.subtract(p.data, a, out=self._diff[i])
+            diff *= rate
             a += diff
         self.updates += 1
 
@@ -63,8 +72,12 @@ class ExponentialMovingAverage:
             for theta, p in zip(held, self.params):
                 p.data = theta
 
+    def _settings(self) -> dict:
+        """What makes two averages the same average (a saved one may only be loaded into its like)."""
+        return {}
+
     def state_dict(self) -> dict:
-        return {"type": type(self).__name__, "beta": self.beta, "updates": self.updates,
+        return {"type": type(self).__name__, **self._settings(), "updates": self.updates,
                 "average": [backend.as_numpy(a).copy() for a in self.average]}
 
     def load_state_dict(self, state: dict) -> None:
@@ -72,9 +85,10 @@ class ExponentialMovingAverage:
         if not isinstance(state, dict) or state.get("type") != name:
             raise ValueError(f"{name}.load_state_dict: expected a dict from {name}.state_dict(), got "
                              f"{type(state).__name__} {state.get('type') if isinstance(state, dict) else ''}")
-        if float(state["beta"]) != self.beta:
-            raise ValueError(f"{name}.load_state_dict: the saved average has beta {state['beta']}, this one "
-                             f"{self.beta}; they are different averages")
+        for key, value in self._settings().items():
+            if float(state[key]) != value:
+                raise ValueError(f"{name}.load_state_dict: the saved average has {key} {state[key]}, this one "
+                                 f"{value}; they are different averages")
         saved = state["average"]
         shapes = [tuple(p.data.shape) for p in self.params]
         if [tuple(a.shape) for a in saved] != shapes:
@@ -83,3 +97,28 @@ class ExponentialMovingAverage:
         xp = backend.array_module(self.params[0].data) if self.params else None
         self.average = [xp.asarray(a, dtype=p.data.dtype).copy() for a, p in zip(saved, self.params)]
         self.updates = int(state["updates"])
+
+
+class ExponentialMovingAverage(_ParameterAverage):
+    """θ̄ ← β θ̄ + (1 − β) θ for every parameter of ``optimizer``, after each of its updates (``step()``)."""
+
+    def __init__(self, optimizer, beta=0.999):
+        if not 0.0 <= float(beta) < 1.0:
+            raise ValueError(f"ExponentialMovingAverage: beta must be in [0, 1), got {beta!r}")
+        self.beta = float(beta)
+        super().__init__(optimizer)
+
+    def step(self):
+        """One update of the average: θ̄ ← θ̄ + (1 − β)(θ − θ̄), the same formula written in place."""
+        self._move_towards(1.0 - self.beta)
+
+    def _settings(self) -> dict:
+        return {"beta": self.beta}
+
+
+class UniformAverage(_ParameterAverage):
+    """θ̄_n = (θ_0 + ... + θ_n) / (n + 1): the plain mean of the iterates since the start (``step()`` after each update)."""
+
+    def step(self):
+        """θ̄_{n+1} = θ̄_n + (θ_{n+1} − θ̄_n) / (n + 2): the running mean, one new iterate at a time."""
+        self._move_towards(1.0 / (self.updates + 2))
