@@ -187,12 +187,20 @@ def build(args, train_x, average_betas=()):
     return gan, p_data
 
 
-def load_progress(path, step):
-    """The cheap-Parzen curve and the training seconds saved with the checkpoint (entries past ``step`` dropped)."""
-    if not os.path.exists(path):
-        return {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": [], "average_G": [], "average_curves": {}}
+def read_progress(path, resuming):
+    """DIR/progress.json of the run being resumed, read once; {} for a new run, whose progress starts
+    empty: a file left in --out by an earlier run is overwritten, never merged into the new one."""
+    if not resuming or not os.path.exists(path):
+        return {}
     with open(path) as f:
-        progress = json.load(f)
+        return json.load(f)
+
+
+def load_progress(saved, step):
+    """The cheap-Parzen curve, training seconds, schedule and averages of the saved progress (``read_progress``)
+    as of the checkpoint's iteration ``step`` (later entries, from a run that went on past it, dropped)."""
+    progress = {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": [], "average_G": [], "average_curves": {},
+                **saved}
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
     progress["average_G"] = [a for a in progress.get("average_G", []) if a["from_step"] <= step]
     progress["average_curves"] = {beta: [p for p in curve if p["step"] <= step]
@@ -239,12 +247,9 @@ def switch_lr_decay(gan, progress, factor):
     print(f"from iteration {gan.step}: lr {gan.opt_D.lr:.5f}, divided by {factor} after every update", flush=True)
 
 
-def saved_average_betas(progress_path):
-    """The betas of the averages of G a run keeps (progress.json's "average_G", in checkpoint order)."""
-    if not os.path.exists(progress_path):
-        return []
-    with open(progress_path) as f:
-        return [a["beta"] for a in json.load(f).get("average_G", [])]
+def saved_average_betas(saved):
+    """The betas (or "uniform") of the averages of G a run keeps (progress.json's "average_G", in checkpoint order)."""
+    return [a["beta"] for a in saved.get("average_G", [])]
 
 
 def new_run_settings(args):
@@ -253,17 +258,14 @@ def new_run_settings(args):
             for name, default in NEW_RUN_DEFAULTS.items()}
 
 
-def resolve_run_settings(args, ckpt_path, progress_path):
+def resolve_run_settings(args, ckpt_path, saved_progress, resuming):
     """Set args.d_loss_scale, args.simultaneous, args.noise: a resumed run's saved values, else the flags, else defaults.
 
     A flag that contradicts what a resumed checkpoint was trained with is an error: it would change
     the objective mid-run."""
-    if (args.resume or args.evaluate_only) and os.path.exists(ckpt_path):
+    if resuming:
         saved = dict(BEFORE_THE_OPTION)
-        if os.path.exists(progress_path):
-            with open(progress_path) as f:
-                progress = json.load(f)
-            saved.update({name: progress[name] for name in saved if name in progress})
+        saved.update({name: saved_progress[name] for name in saved if name in saved_progress})
     else:
         saved = new_run_settings(args)  # a new run: nothing to contradict
     for name in NEW_RUN_DEFAULTS:
@@ -508,9 +510,10 @@ def main(argv=None):
 
     ckpt_path = os.path.join(args.out, "checkpoint.npz")
     progress_path = os.path.join(args.out, "progress.json")
-    settings = resolve_run_settings(args, ckpt_path, progress_path)
     resuming = (args.resume or args.evaluate_only) and os.path.exists(ckpt_path)
-    kept = saved_average_betas(progress_path) if resuming else []
+    saved_progress = read_progress(progress_path, resuming)
+    settings = resolve_run_settings(args, ckpt_path, saved_progress, resuming)
+    kept = saved_average_betas(saved_progress)
     added = [beta for beta in dict.fromkeys(args.average_G or []) if beta not in kept]
     if args.evaluate_only and added:
         raise ValueError(f"mnist_mlp: {ckpt_path} has no average of G {added}; --average-G starts one "
@@ -527,7 +530,7 @@ def main(argv=None):
             print(f"resumed from {ckpt_path} at iteration {gan.step}", flush=True)
         elif args.evaluate_only:
             raise FileNotFoundError(f"mnist_mlp: --evaluate-only needs {ckpt_path}; train first")
-    progress = load_progress(progress_path, gan.step)
+    progress = load_progress(saved_progress, gan.step)
     progress.update(settings)
     progress["average_G"] += [{"beta": beta, "from_step": gan.step} for beta in added]
     if args.report_average is None:  # the run's own choice, so --evaluate-only reproduces its figure

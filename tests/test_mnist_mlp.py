@@ -386,3 +386,18 @@ def test_demo_uniform_average_added_on_resume_is_the_mean_of_the_iterates_since_
         numpy.testing.assert_allclose(saved[a], mean, rtol=1e-5, atol=1e-6)  # float32 parameters
     with pytest.raises(SystemExit):
         demo.parse_args(["--out", out, "--average-G", "mean"])
+
+
+def test_demo_new_run_in_a_used_folder_starts_its_progress_afresh(tmp_path):
+    """A new run (no --resume) in a folder an earlier run left: the earlier run's averages, schedule and
+    curve are not merged into the new one, and the new run resumes as itself."""
+    mnist_or_skip()
+    demo = load_demo()
+    out = str(tmp_path / "run")
+    demo.main(["--out", out, "--steps", "2", "--average-G", "0.5", "--lr-decay", "1.01", "--no-figures", *SMOKE])
+    fresh = demo.main(["--out", out, "--steps", "2", "--average-G", "0.9", "--no-figures", *SMOKE])
+    assert [(a["beta"], a["from_step"]) for a in fresh["average_G"]] == [(0.9, 0)]
+    assert fresh["lr_decay"] == [{"from_step": 0, "factor": 1.000004}]
+    assert [p["step"] for p in fresh["parzen_curve"]] == [2]
+    resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
+    assert [(a["beta"], a["updates"]) for a in resumed["average_G"]] == [(0.9, 4)]
