@@ -269,8 +269,8 @@ def test_demo_average_of_G_scored_beside_G_added_on_resume_and_kept(tmp_path):
     mnist_or_skip()
     demo = load_demo()
     out = str(tmp_path / "run")
-    plain = demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
-    assert plain["average_G"] == []
+    plain = demo.main(["--out", out, "--steps", "2", "--no-average", "--no-figures", *SMOKE])
+    assert plain["average_G"] == [] and plain["reported_G"] == "last iterate"
     second = demo.main(["--out", out, "--steps", "4", "--resume", "--average-G", "0.5", "--no-figures", *SMOKE])
     (row,) = second["average_G"]
     assert row["beta"] == 0.5 and row["from_step"] == 2 and row["updates"] == 2
@@ -281,7 +281,7 @@ def test_demo_average_of_G_scored_beside_G_added_on_resume_and_kept(tmp_path):
     third = demo.main(["--out", out, "--steps", "6", "--resume", "--no-figures", *SMOKE])  # kept without the flag
     assert [(a["beta"], a["from_step"], a["updates"]) for a in third["average_G"]] == [(0.5, 2, 4)]
     # the same training with or without the average: G's own figure is unchanged by it
-    straight = demo.main(["--out", str(tmp_path / "plain"), "--steps", "6", "--no-figures", *SMOKE])
+    straight = demo.main(["--out", str(tmp_path / "plain"), "--steps", "6", "--no-average", "--no-figures", *SMOKE])
     assert straight["parzen_ll"] == third["parzen_ll"]
     again = demo.main(["--out", out, "--evaluate-only", "--no-figures", *SMOKE])
     assert again["average_G"][0]["parzen_ll"] == third["average_G"][0]["parzen_ll"]
@@ -303,7 +303,7 @@ def test_demo_report_average_makes_the_average_the_runs_figure_and_keeps_the_las
     assert (result["parzen_ll"], result["sigma"]) == (row["parzen_ll"], row["sigma"])
     numpy.testing.assert_array_equal(numpy.load(os.path.join(out, "samples.npy")),
                                      numpy.load(os.path.join(out, row["samples"])))
-    plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "3", "--no-figures", *SMOKE])
+    plain = demo.main(["--out", str(tmp_path / "plain"), "--steps", "3", "--no-average", "--no-figures", *SMOKE])
     assert plain["reported_G"] == "last iterate"
     assert result["last_iterate"]["parzen_ll"] == plain["parzen_ll"]  # the same training, G's own figure
     numpy.testing.assert_array_equal(numpy.load(os.path.join(out, "samples_last_iterate.npy")),
@@ -363,7 +363,7 @@ def test_demo_uniform_average_added_on_resume_is_the_mean_of_the_iterates_since_
     mnist_or_skip()
     demo = load_demo()
     out = str(tmp_path / "run")
-    demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    demo.main(["--out", out, "--steps", "2", "--no-average", "--no-figures", *SMOKE])
     iterates = []
     for step in (3, 4, 5):
         args = ["--average-G", "uniform"] if step == 3 else []
@@ -401,3 +401,24 @@ def test_demo_new_run_in_a_used_folder_starts_its_progress_afresh(tmp_path):
     assert [p["step"] for p in fresh["parzen_curve"]] == [2]
     resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
     assert [(a["beta"], a["updates"]) for a in resumed["average_G"]] == [(0.9, 4)]
+
+
+def test_demo_new_run_keeps_the_table1_average_and_reports_by_validation_unless_no_average(tmp_path):
+    """Without flags a new run keeps NEW_RUN_AVERAGES and reports 'best' (chosen on validation images);
+    --no-average is the paper's bare run; its resume keeps none; --no-average on a resume is refused."""
+    mnist_or_skip()
+    demo = load_demo()
+    out, bare = str(tmp_path / "run"), str(tmp_path / "bare")
+    result = demo.main(["--out", out, "--steps", "2", "--no-figures", *SMOKE])
+    assert [a["beta"] for a in result["average_G"]] == list(demo.NEW_RUN_AVERAGES) == [0.9999]
+    assert set(result["report_choice"]["candidates"]) == {"last iterate", "0.9999"}
+    resumed = demo.main(["--out", out, "--steps", "3", "--resume", "--no-figures", *SMOKE])
+    assert [(a["beta"], a["updates"]) for a in resumed["average_G"]] == [(0.9999, 3)] and "report_choice" in resumed
+    plain = demo.main(["--out", bare, "--steps", "2", "--no-average", "--no-figures", *SMOKE])
+    assert plain["average_G"] == [] and plain["reported_G"] == "last iterate" and "report_choice" not in plain
+    assert plain["parzen_ll"] == result.get("last_iterate", result)["parzen_ll"]  # the average never touches training
+    again = demo.main(["--out", bare, "--steps", "3", "--resume", "--no-figures", *SMOKE])
+    assert again["average_G"] == []
+    with pytest.raises(ValueError, match="--no-average starts a new run"):
+        demo.main(["--out", bare, "--steps", "4", "--resume", "--no-average", "--no-figures", *SMOKE])
+    assert demo.parse_args(["--out", out]).steps == 30000
