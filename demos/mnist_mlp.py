@@ -286,6 +286,14 @@ def resolve_run_settings(args, ckpt_path, saved_progress, resuming):
     return {name: getattr(args, name) for name in NEW_RUN_DEFAULTS}
 
 
+def game_lost_to_D(metrics, margin=0.01):
+    """True when D tells every real image from every sample: D(x) > 1 - margin and D(G(z)) < margin.
+
+    The non-saturating loss still gives G a gradient there, but in the runs of docs/06-mnist.md 6.5
+    (seed 1; seed 0 with --d-loss-scale 0.5) the game never came back from it."""
+    return metrics["d_real"] > 1.0 - margin and metrics["d_fake"] < margin
+
+
 def write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -310,6 +318,11 @@ def train(args, gan, p_data, valid_x, ckpt_path, progress_path, progress):
         progress["train_seconds"] = spent0 + (time.time() - start_wall)
         if not finite(metrics):
             raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
+        if game_lost_to_D(metrics):
+            progress.setdefault("game_lost_to_D_at", gan.step)
+            print(f"warning: at iteration {gan.step} D tells data from samples perfectly (D(x) {metrics['d_real']:.3f}, "
+                  f"D(G(z)) {metrics['d_fake']:.3f}): the game is lost to D and rarely recovers; try another "
+                  "--seed (docs/06-mnist.md 6.5, Seeds)", flush=True)
         ll, sigma = cheap_parzen(gan.G, valid_x, args.seed + gan.step, args.curve_samples, args.noise)
         progress["parzen_curve"].append({"step": gan.step, "ll": ll, "sigma": sigma})
         averaged = ""
@@ -588,7 +601,8 @@ def main(argv=None):
                   paper={"parzen_ll": PAPER[0], "parzen_se": PAPER[1]},
                   lr_decay=progress["lr_decay"], parzen_curve=progress["parzen_curve"],
                   final_lr=gan.opt_D.lr, final_momentum=gan.opt_D.momentum,
-                  average_G=averaged, average_curves=progress["average_curves"])
+                  average_G=averaged, average_curves=progress["average_curves"],
+                  game_lost_to_D_at=progress.get("game_lost_to_D_at"))
     if gan.history["step"]:
         tail = slice(-min(500, len(gan.history["step"])), None)
         result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))

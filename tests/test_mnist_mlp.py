@@ -422,3 +422,11 @@ def test_demo_new_run_keeps_the_table1_average_and_reports_by_validation_unless_
     with pytest.raises(ValueError, match="--no-average starts a new run"):
         demo.main(["--out", bare, "--steps", "4", "--resume", "--no-average", "--no-figures", *SMOKE])
     assert demo.parse_args(["--out", out]).steps == 30000
+
+
+def test_game_lost_to_D_flags_only_a_perfect_discriminator():
+    demo = load_demo()
+    assert demo.game_lost_to_D({"d_real": 1.0, "d_fake": 0.0})  # seed 1 at 5,000 iterations
+    assert demo.game_lost_to_D({"d_real": 0.995, "d_fake": 0.004})
+    for healthy in ({"d_real": 0.61, "d_fake": 0.41}, {"d_real": 0.93, "d_fake": 0.08}, {"d_real": 1.0, "d_fake": 0.02}):
+        assert not demo.game_lost_to_D(healthy)
