@@ -210,10 +210,10 @@ def load_progress(saved, step):
     progress = {"parzen_curve": [], "train_seconds": 0.0, "lr_decay": [], "average_G": [], "average_curves": {},
                 **saved}
     progress["parzen_curve"] = [p for p in progress["parzen_curve"] if p["step"] <= step]
-    progress["average_G"] = [a for a in progress.get("average_G", []) if a["from_step"] <= step]
+    progress["average_G"] = [a for a in progress["average_G"] if a["from_step"] <= step]
     progress["average_curves"] = {beta: [p for p in curve if p["step"] <= step]
-                                  for beta, curve in progress.get("average_curves", {}).items()}
-    progress["lr_decay"] = [seg for seg in progress.get("lr_decay", []) if seg["from_step"] <= step]
+                                  for beta, curve in progress["average_curves"].items()}
+    progress["lr_decay"] = [seg for seg in progress["lr_decay"] if seg["from_step"] <= step]
     return progress
 
 
@@ -585,10 +585,10 @@ def main(argv=None):
     if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
         numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
         result["last_iterate"] = {**result, "samples": "samples_last_iterate.npy"}
-        row = next(r for r in averaged if r["beta"] == average_key(reported))
+        row = next(r for r in averaged if r["beta"] == choice)
         result.update({key: row[key] for key in ("parzen_ll", "parzen_se", "sigma", "sigma_table", "eval_seconds")})
-        samples = averaged_samples[average_key(reported)]
-    result["reported_G"] = "last iterate" if reported is None else describe_average(average_key(reported))
+        samples = averaged_samples[choice]
+    result["reported_G"] = "last iterate" if reported is None else describe_average(choice)
     if report_choice is not None:
         result["report_choice"] = report_choice
     numpy.save(os.path.join(args.out, "samples.npy"), samples)

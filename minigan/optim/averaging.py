@@ -53,7 +53,7 @@ class _ParameterAverage:
         """θ̄ ← θ̄ + rate (θ − θ̄), in place, through a scratch array kept between steps."""
         for i, (a, p) in enumerate(zip(self.average, self.params)):
             xp = backend.array_module(a)
-            if self._diff[i] is None or self._diff[i].shape != a.shape or self._diff[i].dtype != a.dtype:
+            if self._diff[i] is None:
                 self._diff[i] = xp.empty_like(a)
             diff = xp.subtract(p.data, a, out=self._diff[i])
             diff *= rate
@@ -96,6 +96,7 @@ class _ParameterAverage:
                              f"match the parameters' {shapes}")
         xp = backend.array_module(self.params[0].data) if self.params else None
         self.average = [xp.asarray(a, dtype=p.data.dtype).copy() for a, p in zip(saved, self.params)]
+        self._diff = [None] * len(self.params)  # made again, like the new θ̄, on the next step
         self.updates = int(state["updates"])
 
 
