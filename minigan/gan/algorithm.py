@@ -88,11 +88,14 @@ class GAN:
         say), stepped like schedules and saved in checkpoints; training never reads them.
     clip_D: clip D's parameters to [-clip_D, clip_D] after each of its updates (WGAN).
     d_output: 'logit' or 'raw', how to report mean D(x); inferred from the loss's name.
+    identity: a JSON-able dict of the settings that define the run (a demo's flags), saved in
+        every checkpoint under "identity" so a resume can be checked against it
+        (minigan/runs/identity.py); training never reads it.
     """
 
     def __init__(self, G, D, opt_D, opt_G, sample_z, sample_data, *, generator, k=1, m=64,
                  g_loss="non_saturating", d_loss=None, real_label=1.0, simultaneous=False,
-                 schedules=(), averages=(), clip_D=None, d_output=None):
+                 schedules=(), averages=(), clip_D=None, d_output=None, identity=None):
         if not isinstance(generator, Generator):
             raise TypeError(f"GAN: generator must be a minigan.Generator (the run's one source of randomness), "
                             f"got {type(generator).__name__}")
@@ -112,6 +115,7 @@ class GAN:
         self.clip_D = None if clip_D is None else float(clip_D)
         self.schedules = list(schedules)
         self.averages = list(averages)
+        self.identity = dict(identity or {})
 
         if isinstance(g_loss, str):
             self.g_loss_name = losses.canonical_name(g_loss)
@@ -283,9 +287,11 @@ class GAN:
 
     def save_checkpoint(self, path) -> None:
         """Write G, D, both optimizers, the schedules, the Generator's state, the step counter, the
-        metric history and the config into one .npz (minigan/checkpoint.py: atomic, no pickle)."""
+        metric history, the config and the run's identity into one .npz (minigan/checkpoint.py: atomic,
+        no pickle)."""
         history = {name: numpy.asarray(values, dtype=numpy.float64) for name, values in self.history.items()}
-        ckpt.save(path, step=self.step, config=self.config(), history=history, **self._objects())
+        ckpt.save(path, step=self.step, config=self.config(), history=history, identity=self.identity,
+                  **self._objects())
 
     def load_checkpoint(self, path, *, start_missing_averages=False) -> int:
         """Restore everything save_checkpoint wrote, into this GAN's objects. Returns the step.
