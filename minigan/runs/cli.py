@@ -84,7 +84,7 @@ def demo_parser(doc, *, example, steps, batch_size, seed=0, resumable=True) -> a
     --resume on a used folder is refused with the hint to use --overwrite."""
     ap = argparse.ArgumentParser(description=doc.strip().split("\n")[0],
                                  epilog=f"example:\n  {example}",
-                                 formatter_class=_Formatter)
+                                 formatter_class=_Formatter, allow_abbrev=False)
     ap.add_argument("--out", required=True, help="folder for this run's files (one run per folder)")
     ap.add_argument("--steps", type=at_least(0), default=steps, help="training iterations in total")
     ap.add_argument("--seed", type=at_least(0), default=seed, help="seed of the run's minigan.Generator")
@@ -102,6 +102,19 @@ def demo_parser(doc, *, example, steps, batch_size, seed=0, resumable=True) -> a
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Help with each flag's default, and the example kept as written."""
+
+
+def parse_explicit(ap, argv=None) -> argparse.Namespace:
+    """``ap.parse_args(argv)``, plus ``args.explicit``: the set of dests given on the command line (a resumed
+    run keeps its saved settings unless a flag is given, and then they must agree: identity.py).
+
+    The parser must not accept abbreviated flags (demo_parser sets allow_abbrev=False), so a flag
+    given is one of its option strings, alone or as ``--flag=value``."""
+    args = ap.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    given = {word.split("=", 1)[0] for word in words if word.startswith("-")}
+    args.explicit = {a.dest for a in ap._actions if given.intersection(a.option_strings)}
+    return args
 
 
 def run_main(main, argv=None):

@@ -6,7 +6,10 @@ these settings in the checkpoint itself (``GAN(..., identity=...)`` writes them 
 "identity"), read them back before resuming, and refuse a resume that would change one:
 
     saved = saved_identity(run.checkpoint)           # {} for a checkpoint saved without one
-    check_identity(saved, requested, flags={"noise": "--noise"}, where=run.checkpoint)
+    identity = resolve_identity(args, saved, ("seed", "noise"), where=run.checkpoint)
+
+``resolve_identity`` gives each setting the saved value unless its flag was given on the command
+line (``args.explicit``, filled by cli.parse_explicit) with another value: then it refuses.
 
 Only what can be recomputed (curves, timings) is kept outside the checkpoint.
 """
@@ -31,13 +34,27 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=list) == json.dumps(b, sort_keys=True, default=list)
 
 
-def check_identity(saved, requested, *, flags=None, where="the checkpoint") -> None:
-    """Refuse (RunError) when a setting in both ``saved`` and ``requested`` differs, naming its flag.
+def flag_of(name) -> str:
+    """The command-line flag of an argparse dest: m -> --batch-size, d_loss_scale -> --d-loss-scale."""
+    return "--batch-size" if name == "m" else "--" + name.replace("_", "-")
 
-    flags: {setting: "--flag"} for the message; a setting without one is named as it is stored."""
-    flags = flags or {}
+
+def check_identity(saved, requested, *, where="the checkpoint") -> None:
+    """Refuse (RunError) when a setting in both ``saved`` and ``requested`` differs, naming its flag."""
     for name, value in requested.items():
         if name in saved and not _same(saved[name], value):
-            flag = flags.get(name, name)
-            raise RunError(f"{where} was trained with {flag} {saved[name]!r}; resuming it with {value!r} would "
-                           "change the run mid-way (resume without that flag, or start a new --out)")
+            raise RunError(f"{where} was trained with {flag_of(name)} {saved[name]}; resuming it with {value} "
+                           "would change the run mid-way (resume without that flag, or start a new --out)")
+
+
+def resolve_identity(args, saved, names, *, where="the checkpoint") -> dict:
+    """The run's identity {name: value} for ``names``, set on ``args`` too.
+
+    A new run (``saved`` empty) takes the flags. A resumed run takes each saved value; a flag
+    given on the command line (in ``args.explicit``) with a different value is refused."""
+    given = getattr(args, "explicit", set(vars(args)))
+    check_identity(saved, {name: getattr(args, name) for name in names if name in given}, where=where)
+    for name in names:
+        if name in saved:
+            setattr(args, name, saved[name])
+    return {name: getattr(args, name) for name in names}

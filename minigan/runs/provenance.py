@@ -33,9 +33,13 @@ def provenance(args, argv=None) -> dict:
     from .. import __version__
 
     command = list(sys.argv if argv is None else [sys.argv[0], *argv])
-    hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-    return {"minigan": __version__, "numpy": numpy.__version__, "python": sys.version.split()[0],
-            "git_commit": git_commit(), "command": command, "hyperparameters": hyper}
+    hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())
+             if k not in ("explicit", "resumable")}
+    record = {"minigan": __version__, "numpy": numpy.__version__, "python": sys.version.split()[0],
+              "git_commit": git_commit(), "command": command, "hyperparameters": hyper}
+    if hasattr(args, "explicit"):  # which of them the command line gave (the rest are defaults or a resume's)
+        record["flags_given"] = sorted(args.explicit & set(hyper))
+    return record
 
 
 def closing_summary(demo, out, files, headline, goal) -> str:
