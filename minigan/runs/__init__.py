@@ -17,6 +17,6 @@ from .cli import (  # noqa: F401
     RunError, at_least, demo_parser, finite_float, parse_explicit, positive, run_main, unit_interval,
 )  # noqa: F401
 from .deadline import Deadline, OutOfTime  # noqa: F401
-from .folder import RunFolder, write_json  # noqa: F401
+from .folder import CHECKPOINT, RunFolder, write_json  # noqa: F401
 from .identity import check_identity, resolve_identity, saved_identity  # noqa: F401
 from .provenance import closing_summary, provenance  # noqa: F401
