@@ -74,7 +74,7 @@ def test_rerun_resumes_instead_of_retraining(demo, tmp_path):
     demo.main(args)
     before = (tmp_path / "runs.jsonl").read_text()
     assert len(before.splitlines()) == 1
-    demo.main(args)
+    demo.main(args + ["--resume"])
     assert (tmp_path / "runs.jsonl").read_text() == before  # nothing trained twice
 
 
@@ -98,7 +98,7 @@ def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
     assert (later / "models" / "instance_noise_ring_3.npz").exists()
     first = json.loads((later / "runs.jsonl").read_text().splitlines()[0])
     assert first["g_layers"] == 3 and "drs" not in first
-    metrics = demo.main(["--out", str(later)] + args + ["--drs"])
+    metrics = demo.main(["--out", str(later)] + args + ["--drs", "--resume"])
     lines = (later / "runs.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the same run again, now with its DRS, and no second training
     again = json.loads(lines[1])
@@ -117,7 +117,7 @@ def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
     assert (later / "scatter_instance_noise+drs.png").exists()
     assert "| instance_noise+drs |" in (later / "table.md").read_text()
     # settings are part of a run's identity: another depth is another run
-    demo.main(["--out", str(later), "--variants", "instance_noise", "--datasets", "ring"] + ARGS[2:])  # g_layers 2
+    demo.main(["--out", str(later), "--variants", "instance_noise", "--datasets", "ring", "--resume"] + ARGS[2:])
     assert len((later / "runs.jsonl").read_text().splitlines()) == 3
 
 
@@ -126,7 +126,7 @@ def test_noise_sigma_reaches_instance_noise_and_names_its_runs(demo, tmp_path):
     demo.main(args + ["--noise-sigma", "0.5"])
     runs = [json.loads(x) for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [r["noise_sigma"] for r in runs] == [0.5, 0.5]
-    demo.main(args)  # the default sigma: instance_noise trains again, vanilla (no noise) does not
+    demo.main(args + ["--resume"])  # the default sigma: instance_noise trains again, vanilla (no noise) does not
     runs = [json.loads(x) for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [(r["variant"], r["noise_sigma"]) for r in runs[2:]] == [("instance_noise", demo.NOISE_SIGMA)]
 
