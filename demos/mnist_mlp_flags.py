@@ -68,7 +68,7 @@ def parse_args(argv=None):
         help="keep an average of G's parameters (beta, or the uniform mean of its iterates) and score it; "
              "repeatable; given with --resume it starts at the checkpoint")
     add("--no-average", action="store_true",
-        help=f"a new run keeps no average of G (default: --average-G {NEW_RUN_AVERAGES[0]} --report-average best)")
+        help=f"a new run keeps no average of G (without it: --average-G {NEW_RUN_AVERAGES[0]} --report-average best)")
     add("--report-average", type=report_spec, default=None, metavar="BETA|uniform|best",
         help="report this average of G (or 'best': the highest validation log-likelihood) as the run's figure")
     add("--curve-samples", type=runs.positive(int), default=1000, help="samples of the cheap Parzen estimate")

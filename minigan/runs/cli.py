@@ -91,7 +91,8 @@ def demo_parser(doc, *, example, steps, batch_size, seed=0, resumable=True) -> a
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy", help="array library")
     ap.add_argument("--batch-size", "--m", dest="m", type=positive(int), default=batch_size,
                     help="minibatch size m (--m is the same flag)")
-    what = "its checkpoint" if resumable else "nothing: this demo keeps no checkpoint, use --overwrite"
+    what = ("its checkpoint, with the settings it was started with" if resumable
+            else "nothing: this demo keeps no checkpoint, use --overwrite")
     ap.add_argument("--resume", action="store_true", help=f"continue the run in --out from {what}")
     ap.add_argument("--overwrite", action="store_true",
                     help="start a new run in an --out that holds one (its checkpoint and metrics are replaced)")
