@@ -93,7 +93,7 @@ class RunFolder:
                 owner = self._owner(lock)
                 if owner is not None and _alive(owner):
                     raise RunError(f"{self.out} is in use by another run (pid {owner}, in {lock}); wait for it "
-                                   "to finish or give another --out") from None
+                                   "to finish or give another --out (if no run is using it, delete the lock)") from None
                 warnings.warn(f"{self.demo}: taking over {lock}, left by a run that is no longer running "
                               f"(pid {owner})", stacklevel=3)
                 try:
