@@ -161,6 +161,11 @@ def test_mnist_mlp_resume_refuses_another_seed_batch_size_or_subset(demos, tmp_p
             demo.main(["--out", out, "--steps", "2", "--resume", flag, value, *again])
     resumed = demo.main(["--out", out, "--steps", "2", "--resume", *again])
     assert (resumed["steps"], resumed["seed"], resumed["train_size"]) == (2, 4, 300)
+    progress = os.path.join(out, "progress.json")
+    with open(progress, "r+") as f:  # a progress.json cut short (a full disk, say)
+        f.truncate(10)
+    with pytest.raises(runs.RunError, match="cannot read .*progress.json"):
+        demo.main(["--out", out, "--steps", "3", "--resume", *again])
 
 
 def test_dcgan_resume_refuses_another_batch_size_and_keeps_its_seed(demos, tmp_path):
