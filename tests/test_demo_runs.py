@@ -88,16 +88,22 @@ def test_dcgan_refuses_a_zero_size(flag, value, demos, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", DEMOS)
-def test_a_used_folder_is_refused_without_resume_or_overwrite(name, tmp_path):
-    """Run as a user runs it: exit status 2, one line naming the folder and the way out, no traceback,
-    and the earlier run's files untouched."""
+def test_a_used_folder_is_refused_without_resume_or_overwrite(name, demos, tmp_path):
+    """Refused before any work, naming the way out, the earlier run's files untouched and no lock left."""
     (tmp_path / "metrics.json").write_text('{"from": "an earlier run"}')
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "demos", f"{name}.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.count("\n") == 1 and "already holds a run" in done.stderr and "--overwrite" in done.stderr
+    with pytest.raises(runs.RunError, match="already holds a run .*--overwrite"):
+        demos[name].main(["--out", str(tmp_path)])
     assert (tmp_path / "metrics.json").read_text() == '{"from": "an earlier run"}'
     assert not (tmp_path / LOCK).exists()
+
+
+def test_a_refused_run_prints_one_line_and_exits_2(tmp_path):
+    """As a user runs it: the refusal is argparse's kind of error, status 2 and one line, no traceback."""
+    (tmp_path / "metrics.json").write_text("{}")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "mixture_2d.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("mixture_2d.py: error: ") and "already holds a run" in done.stderr
 
 
 def test_two_runs_on_one_out(tmp_path):
