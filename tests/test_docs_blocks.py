@@ -49,17 +49,37 @@ def collect():
     return cases
 
 
-@pytest.mark.parametrize("path, line, code, reason", collect())
-def test_block_runs(path, line, code, reason, tmp_path, monkeypatch):
+def run_block(path, line, code, reason):
+    """Run one block; pytest.skip for a no-run marker or for missing MNIST, anything else propagates."""
     if reason is not None:
         assert reason, f"{path} line {line}: a no-run marker must say why (<!-- no-run: REASON -->)"
         pytest.skip(f"{path} line {line} is marked no-run: {reason}")
-    monkeypatch.chdir(tmp_path)
-    compiled = compile("\n" * (line) + code, path, "exec")   # tracebacks point at the Markdown line
+    compiled = compile("\n" * line + code, path, "exec")   # tracebacks point at the Markdown line
     try:
         exec(compiled, {"__name__": f"docs_block_{line}"})
     except DataNotFoundError as error:
         pytest.skip(f"{path} line {line} needs MNIST, which is not installed: {error}")
+
+
+@pytest.mark.parametrize("path, line, code, reason", collect())
+def test_block_runs(path, line, code, reason, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_block(path, line, code, reason)
+
+
+def test_only_missing_mnist_and_marked_blocks_skip():
+    missing = "from minigan.data import DataNotFoundError\nraise DataNotFoundError('no MNIST here')\n"
+    with pytest.raises(pytest.skip.Exception, match="needs MNIST"):
+        run_block("doc.md", 3, missing, None)
+    with pytest.raises(pytest.skip.Exception, match="needs a GPU"):
+        run_block("doc.md", 3, "raise SystemExit(1)\n", "needs a GPU")
+    with pytest.raises(AssertionError, match="must say why"):
+        run_block("doc.md", 3, "x = 1\n", "")
+    with pytest.raises(ValueError):              # any other failure is a failure, not a skip
+        run_block("doc.md", 3, "int('x')\n", None)
+    with pytest.raises(ZeroDivisionError) as info:
+        run_block("doc.md", 7, "a = 1\nb = a / 0\n", None)
+    assert info.traceback[-1].lineno + 1 == 9    # 1-based Markdown line: fence at 7, code from 8
 
 
 def test_the_extractor_finds_blocks_and_markers():
