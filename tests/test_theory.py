@@ -441,7 +441,7 @@ def test_f_divergence_family_and_its_bound():
         assert f_divergence(f_gan, p, q) == pytest.approx(2 * jsd_discrete(p, q) - math.log(4), rel=1e-12)
         # the variational bound for KL: f*(u) = exp(u - 1), tight at T = f'(p/q) = 1 + log(p/q)
         p_, q_ = numpy.array(p), numpy.array(q)
-        bound = lambda T: p_ @ T - q_ @ numpy.exp(T - 1.0)
+        bound = lambda T, p_=p_, q_=q_: p_ @ T - q_ @ numpy.exp(T - 1.0)
         best = 1.0 + numpy.log(p_ / q_)
         assert bound(best) == pytest.approx(kl_discrete(p, q), rel=1e-12)
         rng = numpy.random.default_rng(4)
