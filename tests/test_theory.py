@@ -5,6 +5,10 @@ so p_g = N(b, w^2) is known in closed form and D* = p_data / (p_data + p_g) can 
 Expectations are computed by Gauss-Hermite quadrature (exact for polynomials up to degree 2n - 1
 times the Gaussian) or, where independence from the engine matters, on a fine grid. docs/05-theory.md
 derives each result and quotes the numbers these tests print.
+
+The second half checks docs/00-divergences.md: KL, JSD, Wasserstein and f-divergences on small
+discrete distributions, matching pennies, Proposition 2 on a five-point space and the
+non-saturating loss's gradient, each in plain NumPy float64.
 """
 import math
 import statistics
