@@ -131,6 +131,18 @@ def test_write_json_leaves_no_temporary_and_replaces_atomically(tmp_path):
     with pytest.raises(TypeError):
         runs.write_json(path, {"a": object()})
     assert os.listdir(tmp_path) == ["progress.json"] and json.loads(open(path).read()) == {"a": 2}
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale, live = f"{path}.{int(dead.stdout)}.ab12cd34.tmp", f"{path}.{sleeper.pid}.ab12cd34.tmp"
+        other = f"other.json.{int(dead.stdout)}.ab12cd34.tmp"
+        for name in (stale, live, str(tmp_path / other)):
+            open(name, "w").write("{")  # half-written by a killed writer, one still writing, another file's
+        runs.write_json(path, {"a": 3})
+        assert sorted(os.listdir(tmp_path)) == sorted(["progress.json", os.path.basename(live), other])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 # -- identity ----------------------------------------------------------------------------------

@@ -41,7 +41,10 @@ def _alive(pid) -> bool:
 
 def write_json(path, obj) -> None:
     """Write ``obj`` as JSON atomically: to a temporary file with a name of its own, then renamed over
-    ``path``; a killed run leaves the old file or the new one, and two writers never share a temporary."""
+    ``path``; a killed run leaves the old file or the new one, and two writers never share a temporary.
+
+    The temporary's name holds the writer's pid, ``PATH.PID.RANDOM.tmp``: one left by a writer that
+    was killed (its pid no longer running) is removed by the next write of the same ``path``."""
     tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         with open(tmp, "w") as f:
@@ -50,6 +53,18 @@ def write_json(path, obj) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    _remove_stale_temporaries(path)
+
+
+def _remove_stale_temporaries(path):
+    directory, name = os.path.split(os.path.abspath(path))
+    for other in os.listdir(directory):
+        parts = other[len(name) + 1:].split(".") if other.startswith(name + ".") else []
+        if len(parts) == 3 and parts[2] == "tmp" and parts[0].isdigit() and not _alive(int(parts[0])):
+            try:
+                os.remove(os.path.join(directory, other))
+            except FileNotFoundError:  # another writer removed it first
+                pass
 
 
 class RunFolder:
