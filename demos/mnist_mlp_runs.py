@@ -21,7 +21,7 @@ import os
 import numpy
 
 import minigan as mg
-from minigan import optim, runs, viz
+from minigan import checkpoint, optim, runs, viz
 
 from .mnist_mlp_flags import NEW_RUN_AVERAGES, UNIFORM
 
@@ -66,10 +66,12 @@ def resolve_identity(args, ckpt_path, progress_path, resuming) -> dict:
     if resuming:
         saved = runs.saved_identity(ckpt_path)
         if not saved:
-            legacy = read_json(progress_path)
+            legacy, step = read_json(progress_path), checkpoint.load(ckpt_path)["step"]
             saved = {"d_loss_scale": 1.0, "simultaneous": False, "noise": "uniform",
-                     **{k: legacy[k] for k in ("d_loss_scale", "simultaneous", "noise", "average_G", "lr_decay",
-                                               "report_average") if k in legacy}}
+                     **{k: legacy[k] for k in ("d_loss_scale", "simultaneous", "noise", "report_average")
+                        if k in legacy},  # and what started after the checkpoint's iteration dropped:
+                     **{k: [x for x in legacy[k] if x["from_step"] <= step] for k in ("average_G", "lr_decay")
+                        if k in legacy}}
     identity = runs.resolve_identity(args, saved, DEFINING, where=ckpt_path)
     args.d_loss_scale = identity["d_loss_scale"] = float(args.d_loss_scale)
     identity.update(average_G=list(saved.get("average_G", [])), lr_decay=list(saved.get("lr_decay", [])),

@@ -186,3 +186,25 @@ def test_dcgan_resume_refuses_another_batch_size_and_keeps_its_seed(demos, tmp_p
         demo.main(["--out", out, "--steps", "2", "--resume", "--conditional", *smoke])
     resumed = demo.main(["--out", out, "--steps", "2", "--resume", *smoke])
     assert (resumed["steps"], resumed["m"], resumed["seed"]) == (2, 16, 2)
+
+
+def test_mnist_mlp_resumes_a_checkpoint_saved_before_identities_from_its_progress_json(demos, tmp_path):
+    """Runs made before the identity was stored kept their objective in progress.json: a resume reads it there."""
+    mnist_or_skip()
+    demo, out = demos["mnist_mlp"], str(tmp_path / "run")
+    demo.main(["--out", out, "--steps", "1", "--noise", "gaussian", *SMOKE])
+    args = demo.parse_args(["--out", out, "--noise", "gaussian", *SMOKE])
+    from minigan.data import load_mnist
+    gan, _ = demo.build(args, demo.to_unit(load_mnist()["train"].images[:300]))
+    path = os.path.join(out, runs.CHECKPOINT)
+    gan.load_checkpoint(path)
+    gan.identity = {}  # what such a checkpoint holds
+    gan.save_checkpoint(path)
+    runs.write_json(os.path.join(out, "progress.json"), {"noise": "gaussian", "parzen_curve": [], "train_seconds": 1.0,
+                                                         "lr_decay": [{"from_step": 0, "factor": 1.000004},
+                                                                      {"from_step": 5, "factor": 1.1}]})
+    with pytest.raises(runs.RunError, match="--noise gaussian"):
+        demo.main(["--out", out, "--steps", "2", "--resume", "--noise", "uniform", *SMOKE[:-1]])
+    resumed = demo.main(["--out", out, "--steps", "2", "--resume", *SMOKE[:-1]])
+    assert resumed["noise"] == "gaussian" and resumed["steps"] == 2
+    assert resumed["lr_decay"] == [{"from_step": 0, "factor": 1.000004}]  # the segment after iteration 1 dropped
