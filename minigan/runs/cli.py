@@ -11,7 +11,8 @@ Every demo gets ``--out`` (required), ``--steps``, ``--seed``, ``--backend``, ``
 
 A value is checked where argparse reads it, by a ``type=`` function from this module: a bad
 value stops the program before any work with one line such as
-``mnist_mlp.py: error: argument --batch-size: expected an integer >= 1, got 0`` and exit status 2.
+``mnist_mlp.py: error: argument --batch-size/--m: expected an integer > 0, got '0'`` (after the
+usage line) and exit status 2.
 """
 from __future__ import annotations
 
@@ -91,9 +92,9 @@ def demo_parser(doc, *, example, steps, batch_size, seed=0, resumable=True) -> a
     ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy", help="array library")
     ap.add_argument("--batch-size", "--m", dest="m", type=positive(int), default=batch_size,
                     help="minibatch size m (--m is the same flag)")
-    what = ("its checkpoint, with the settings it was started with" if resumable
-            else "nothing: this demo keeps no checkpoint, use --overwrite")
-    ap.add_argument("--resume", action="store_true", help=f"continue the run in --out from {what}")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run in --out from its checkpoint, with the settings it was started with"
+                    if resumable else "not available: this demo keeps no checkpoint (rerun with --overwrite)")
     ap.add_argument("--overwrite", action="store_true",
                     help="start a new run in an --out that holds one (its checkpoint and metrics are replaced)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
