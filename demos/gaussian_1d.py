@@ -26,8 +26,8 @@ import os
 import sys
 import time
 
-# The matrices here are small (512 x 32): BLAS threads gain nothing on them, and on a busy machine their
-# spin-waiting made demos/mixture_2d.py ten times slower (300 iterations: 174 s with threads, 28 s without).
+# The matrices here are small (512 x 32): BLAS threads gain nothing on them, and on a busy machine threads
+# that spin-wait for a free core slow every product down.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 

@@ -26,7 +26,7 @@ import sys
 import time
 
 # The matrices here are small (at most 512 x 128): BLAS threads gain nothing on them, and on a busy machine
-# their spin-waiting made this demo ten times slower (300 iterations: 174 s with threads, 28 s without).
+# threads that spin-wait for a free core slow every product down.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
