@@ -88,6 +88,14 @@ def test_a_folder_holding_a_run_needs_resume_or_overwrite(tmp_path, capsys):
         runs.RunFolder(out, "demo", resume=True, resumable=False).__enter__()
 
 
+def test_an_out_that_cannot_be_a_folder_is_a_run_error(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(runs.RunError, match="--out .*a_file: cannot use it"):
+        runs.RunFolder(tmp_path / "a_file", "demo").__enter__()
+    with pytest.raises(runs.RunError, match="--out must name a folder"):
+        runs.RunFolder("", "demo").__enter__()
+
+
 def test_the_lock_is_released_when_the_run_fails(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with runs.RunFolder(tmp_path, "demo"):

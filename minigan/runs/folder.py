@@ -140,7 +140,12 @@ class RunFolder:
 
     # -- entering and leaving ---------------------------------------------------------------------
     def __enter__(self):
-        os.makedirs(self.out, exist_ok=True)
+        if not self.out:
+            raise RunError("--out must name a folder, got ''")
+        try:
+            os.makedirs(self.out, exist_ok=True)
+        except OSError as e:  # a file of that name, no permission, a read-only disk
+            raise RunError(f"--out {self.out}: cannot use it as the run's folder ({e.strerror or e})") from None
         self._take_lock()
         try:
             self._check_used()
