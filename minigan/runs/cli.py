@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import Any, Callable
 
 
 class RunError(ValueError):
@@ -35,7 +36,7 @@ def _number(kind, text, expected):
     return value
 
 
-def at_least(low, kind=int, high=None):
+def at_least(low, kind=int, high=None) -> Callable[[str], float]:
     """An argparse type: a finite ``kind`` (int or float) with low <= value (<= high when given)."""
     noun = "an integer" if kind is int else "a finite number"
     expected = f"{noun} >= {low}" + ("" if high is None else f" and <= {high}")
@@ -50,7 +51,7 @@ def at_least(low, kind=int, high=None):
     return check
 
 
-def positive(kind=int):
+def positive(kind=int) -> Callable[[str], float]:
     """An argparse type: a finite ``kind`` > 0 (a size, a count, a learning rate, a budget)."""
     noun = "an integer" if kind is int else "a finite number"
     expected = f"{noun} > 0"
@@ -65,12 +66,12 @@ def positive(kind=int):
     return check
 
 
-def finite_float(text):
+def finite_float(text) -> float:
     """An argparse type: any finite float (inf and nan refused)."""
     return _number(float, text, "a finite number")
 
 
-def unit_interval(text):
+def unit_interval(text) -> float:
     """An argparse type: a float in [0, 1)."""
     value = _number(float, text, "a number in [0, 1)")
     if not 0.0 <= value < 1.0:
@@ -119,7 +120,7 @@ def parse_explicit(ap, argv=None) -> argparse.Namespace:
     return args
 
 
-def run_main(main, argv=None):
+def run_main(main, argv=None) -> Any:
     """Call ``main(argv)``; a RunError becomes ``PROG: error: MESSAGE`` on stderr and exit status 2 (argparse's
     convention for usage errors), so a refused run never shows a traceback."""
     try:

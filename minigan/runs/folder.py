@@ -130,7 +130,7 @@ class RunFolder:
         except (OSError, ValueError):  # empty or half-written by a run killed while taking it: nobody owns it
             return None
 
-    def release(self):
+    def release(self) -> None:
         if self._locked:
             self._locked = False
             try:
@@ -139,7 +139,7 @@ class RunFolder:
                 pass
 
     # -- entering and leaving ---------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> RunFolder:
         if not self.out:
             raise RunError("--out must name a folder, got ''")
         try:
@@ -170,6 +170,6 @@ class RunFolder:
             raise RunError(f"{self.demo} keeps no checkpoint, so --resume cannot continue the run in {self.out}; "
                            "give --overwrite to run it again")
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> bool:
         self.release()
         return False

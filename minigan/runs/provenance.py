@@ -15,7 +15,7 @@ import numpy
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def git_commit(root=ROOT):
+def git_commit(root=ROOT) -> str | None:
     """The checkout's HEAD commit, with "+dirty" when files differ from it; None outside a git checkout."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
