@@ -150,6 +150,8 @@ def parse(argv):
     args = ap.parse_args(argv)
     args.seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     names = variants.names() if args.variants is None else [v.strip() for v in args.variants.split(",") if v.strip()]
+    if not names:
+        ap.error(f"--variants must name at least one variant, got {args.variants!r}")
     unknown = [v for v in names if v not in variants.VARIANTS]
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(unknown)}; registered: {', '.join(variants.names())}")

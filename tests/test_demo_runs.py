@@ -208,3 +208,12 @@ def test_mnist_mlp_resumes_a_checkpoint_saved_before_identities_from_its_progres
     resumed = demo.main(["--out", out, "--steps", "2", "--resume", *SMOKE[:-1]])
     assert resumed["noise"] == "gaussian" and resumed["steps"] == 2
     assert resumed["lr_decay"] == [{"from_step": 0, "factor": 1.000004}]  # the segment after iteration 1 dropped
+
+
+@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_dcgan", "train_classifier", "semi_supervised_mnist"])
+def test_a_missing_data_dir_is_one_line_naming_it(name, demos, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        runs.run_main(demos[name].main, ["--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and f"{tmp_path / 'absent'} is not a folder" in err
+    assert not (tmp_path / "run" / LOCK).exists()

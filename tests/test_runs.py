@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 import minigan as mg
-from minigan import nn, optim, runs
+from minigan import checkpoint, nn, optim, runs
 from minigan.animate import training_gif
 from minigan.data import toy
 from minigan.gan.algorithm import GAN
@@ -64,6 +64,13 @@ def test_run_main_turns_a_run_error_into_one_line_and_status_2(capsys):
     assert err.count("\n") == 1 and err.rstrip().endswith("error: OUT is busy")
     with pytest.raises(KeyError):  # a bug is not a usage error: it keeps its traceback
         runs.run_main(lambda argv: {}["x"], [])
+
+    def damaged(argv):
+        raise checkpoint.CheckpointError("runs/x/checkpoint.npz: truncated zip file")
+
+    with pytest.raises(SystemExit) as stop:
+        runs.run_main(damaged, [])
+    assert stop.value.code == 2 and "error: runs/x/checkpoint.npz: truncated" in capsys.readouterr().err
 
 
 # -- one run per folder ----------------------------------------------------------------------------

@@ -121,11 +121,20 @@ def parse_explicit(ap, argv=None) -> argparse.Namespace:
 
 
 def run_main(main, argv=None) -> Any:
-    """Call ``main(argv)``; a RunError becomes ``PROG: error: MESSAGE`` on stderr and exit status 2 (argparse's
-    convention for usage errors), so a refused run never shows a traceback."""
+    """Call ``main(argv)``; an error the user can fix becomes ``PROG: error: MESSAGE`` on stderr and exit
+    status 2 (argparse's convention for usage errors), so a refused run never shows a traceback.
+
+    Those errors: RunError, and the data and checkpoint errors whose messages name the file and the
+    fix (minigan.data's DataNotFoundError, IdxError, DataVerificationError, UnsafePickleError;
+    minigan.checkpoint.CheckpointError). Any other exception is a bug and keeps its traceback."""
+    from ..checkpoint import CheckpointError
+    from ..data.idx import IdxError
+    from ..data.mnist import DataNotFoundError, DataVerificationError
+    from ..data.safe_unpickle import UnsafePickleError
+
     try:
         return main(argv)
-    except RunError as e:
+    except (RunError, CheckpointError, DataNotFoundError, DataVerificationError, IdxError, UnsafePickleError) as e:
         prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "demo"
         print(f"{prog}: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
