@@ -9,12 +9,13 @@ from .autograd import Function, Tensor, enable_grad, grad, is_grad_enabled, no_g
 from .backend import (  # noqa: F401
     BackendError, backend_scope, cupy_available, cupy_unavailable_reason, default_backend, use_backend,
 )
-from .creation import arange, full, ones, ones_like, tensor, zeros, zeros_like  # noqa: F401
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .ops import (  # noqa: F401
-    abs, cat, clip, concatenate, exp, log, log1p, matmul, maximum, mean, minimum, pad, sqrt, stack, sum, var,
-    where,
+    abs, argmax, argmin, cat, clip, clone, concatenate, exp, flatten, log, log1p, matmul, maximum, mean, minimum,
+    pad, sqrt, squeeze, stack, std, sum, unsqueeze, var, where,
 )
-from .random import Generator, manual_seed  # noqa: F401
+from .random import Generator, default_generator, manual_seed  # noqa: F401
+from . import nn, optim  # noqa: F401,E402 - after the ops they build on: mg.nn and mg.optim, as torch.nn
 
 __version__ = "0.1.0"

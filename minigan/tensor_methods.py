@@ -7,8 +7,10 @@ imports it once, right after ``minigan.ops``.
 """
 from __future__ import annotations
 
+import numpy
+
 from . import ops
-from .autograd import Tensor
+from .autograd import Config, Tensor, no_grad
 
 
 def _compare(op):
@@ -21,6 +23,41 @@ def _compare(op):
 
 def _reflected(fn):
     return lambda self, other: fn(other, self)
+
+
+def _inplace(op, symbol):
+    """``x op= other``: write the result into x's own array and return x, as PyTorch does.
+
+    Without this, Python would fall back to ``x = x op other`` and silently rebind the
+    name: ``for p in params: p -= lr * p.grad`` would leave every parameter unchanged.
+    As in PyTorch, an in-place change to a tensor that requires grad is refused while
+    gradients are recorded (the graph would lose the old value); inside ``no_grad()``
+    it is an update of the data, which is what an optimizer step is.
+    """
+    def method(self, other):
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if Config.grad_enabled and (self.requires_grad or other_grad):
+            raise RuntimeError(
+                f"in-place {symbol}= on a tensor that requires grad while gradients are recorded; "
+                f"for an update write `with minigan.no_grad(): p {symbol}= ...` (as in PyTorch), "
+                f"for a new tensor in the graph write `x = x {symbol} ...`"
+            )
+        with no_grad():
+            result = op(self, other).data
+        if result.shape != self.data.shape:
+            raise ValueError(f"in-place {symbol}=: the result has shape {result.shape}, the tensor {self.shape}; "
+                             "an in-place op cannot change a tensor's shape")
+        if not numpy.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise TypeError(f"in-place {symbol}=: the result is {result.dtype}, which cannot be stored in this "
+                            f"{self.data.dtype} tensor; write `x = x {symbol} ...` for a new tensor")
+        self.data[...] = result
+        return self
+
+    return method
+
+
+def _cast(dtype):
+    return lambda self: ops.astype(self, dtype)
 
 
 def _bind():
@@ -46,11 +83,20 @@ def _bind():
     T.__eq__ = _compare(lambda a, b: a == b)
     T.__ne__ = _compare(lambda a, b: a != b)
     T.__abs__ = ops.abs
+    T.__iadd__ = _inplace(ops.add, "+")
+    T.__isub__ = _inplace(ops.sub, "-")
+    T.__imul__ = _inplace(ops.mul, "*")
+    T.__itruediv__ = _inplace(ops.div, "/")
 
     for name in ("exp", "log", "log1p", "sqrt", "abs", "sum", "mean", "max", "min", "var", "clip",
                  "relu", "sigmoid", "tanh", "softplus", "astype", "to", "broadcast_to", "sum_to",
-                 "permute", "logsumexp", "matmul"):
+                 "permute", "logsumexp", "matmul", "std", "argmax", "argmin", "view", "squeeze", "unsqueeze",
+                 "flatten", "clone", "softmax", "log_softmax"):
         setattr(T, name, getattr(ops, name))
+    # PyTorch's spellings of facts NumPy spells otherwise (``size`` stays NumPy's int)
+    T.numel = lambda self: self.data.size
+    T.float = _cast(numpy.float32)
+    T.double = _cast(numpy.float64)
     T.reshape = ops.reshape
     T.transpose = ops.transpose
     T.pow = ops.pow

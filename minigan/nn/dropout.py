@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..random import Generator
+from ..random import resolve
 from .module import Module
 
 
@@ -11,7 +11,8 @@ class Dropout(Module):
     "keep probability 0.8" is Dropout(0.2).
 
     generator: the minigan.Generator that draws the masks (pass the experiment's one for
-    reproducible runs); None creates one here from OS entropy, not reproducible.
+    reproducible runs); None draws each mask from the default Generator at call time
+    (reseeded by minigan.manual_seed).
     """
 
     def __init__(self, p=0.5, generator=None):
@@ -19,7 +20,7 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p is a drop probability in [0, 1], got {p}")
         self.p = float(p)
-        self.generator = generator if generator is not None else Generator()
+        self.generator = resolve(generator, "Dropout") if generator is not None else None
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.generator)

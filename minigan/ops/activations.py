@@ -150,12 +150,22 @@ def _check_axis(name, x, axis):
     return axis % x.ndim
 
 
-def softmax(x, axis=-1):
-    return Softmax.apply(x, axis=_check_axis("softmax", x, axis))
+def _axis_or_dim(name, axis, dim):
+    if dim is None:
+        return -1 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+    return dim
 
 
-def log_softmax(x, axis=-1):
-    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, axis))
+def softmax(x, axis=None, *, dim=None):
+    """exp(x) / sum exp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
+    return Softmax.apply(x, axis=_check_axis("softmax", x, _axis_or_dim("softmax", axis, dim)))
+
+
+def log_softmax(x, axis=None, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
+    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, _axis_or_dim("log_softmax", axis, dim)))
 
 
 __all__ = [
