@@ -13,9 +13,12 @@ from .autograd import Tensor
 from .random import resolve
 
 
-def tensor(data, requires_grad=False, dtype=None) -> Tensor:
-    """A new leaf Tensor from a list, scalar or array. Python floats become float32."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def tensor(data, requires_grad=False, dtype=None, name=None) -> Tensor:
+    """A new leaf Tensor from a list, scalar or array. Python floats become float32.
+
+    ``name`` labels the tensor in drawings of the graph (minigan.to_dot).
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
 def _shape(name, size):
