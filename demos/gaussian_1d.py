@@ -145,7 +145,8 @@ def main(argv=None):
     title = f"p_data = N({DATA_MEAN}, {DATA_STD}^2): p_g (green) and D(x) (blue) during training"
     files = [viz.save(viz.densities_1d(x, px, stages, title=title), os.path.join(args.out, "figure1.png"))]
     if steps:
-        files.append(viz.save(viz.training_curves(gan.history, title="gaussian_1d"), os.path.join(args.out, "curves.png")))
+        files.append(viz.save(viz.training_curves(gan.history, title="gaussian_1d"),
+                              os.path.join(args.out, "curves.png")))
     metrics["seconds"] = round(time.time() - t0, 2)
     metrics["files"] = [os.path.basename(f) for f in files] + ["samples.npy"]
     with open(os.path.join(args.out, "metrics.json"), "w") as f:

@@ -110,11 +110,13 @@ def draw(args, G, fixed_z, fixed_y, x_train, history, step):
     kind = "conditional DCGAN" if args.conditional else "DCGAN"
     grid = generate(G, fixed_z, fixed_y)
     title = f"{kind}, iteration {step}" + (" (row = class)" if args.conditional else "")
-    files.append(viz.save(viz.sample_grid(grid, nrow=10, title=title, value_range=(-1, 1)), os.path.join(out, "samples.png")))
+    files.append(viz.save(viz.sample_grid(grid, nrow=10, title=title, value_range=(-1, 1)),
+                          os.path.join(out, "samples.png")))
     pick = grid[::5][:20]  # 20 samples (conditional: two per class)
     near = x_train[nearest_training_images(pick, x_train)]
     files.append(viz.save(viz.samples_with_nearest((pick[:, 0] + 1) / 2, (near[:, 0] + 1) / 2,
-                                                   title=f"{kind}: samples and nearest training image"), os.path.join(out, "nearest.png")))
+                                                   title=f"{kind}: samples and nearest training image"),
+                          os.path.join(out, "nearest.png")))
     gen = mg.Generator(args.seed + 2)
     ends = gen.np.standard_normal((2, 8, Z_DIM)).astype(numpy.float32)
     t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]

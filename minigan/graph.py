@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 
-from .autograd import Function, Tensor, grad
+from .autograd import Tensor, grad
 
 _LEAF_STYLE = 'shape=box, style=filled, fillcolor="{fill}"'
 _REQUIRES_GRAD, _CONSTANT, _OUTPUT, _FUNCTION = "lightblue", "grey92", "darkolivegreen1", "white"
@@ -122,7 +122,8 @@ def to_dot(*tensors: Tensor, params: dict | None = None, backward: bool = False,
             lines.append(f"  {source} -> {ids[id(fn)]};")
     for k, t in enumerate(roots):
         label = f"{out_labels.get(id(t), 'output')}\n{_shape(t)}"
-        lines.append(f"  o{k} [label={_quote(label)}, shape=box, peripheries=2, style=filled, fillcolor=\"{_OUTPUT}\"];")
+        style = f'shape=box, peripheries=2, style=filled, fillcolor="{_OUTPUT}"'
+        lines.append(f"  o{k} [label={_quote(label)}, {style}];")
         source = ids[id(t.creator)] if t.creator is not None else ids[id(t)]
         lines.append(f"  {source} -> o{k};")
     lines.append("}")

@@ -30,7 +30,7 @@ def test_first_gan_notebook_runs_and_learns(monkeypatch):
                                      resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
     code = [c for c in nb.cells if c.cell_type == "code"]
-    autograd, result = _text(code[1]), code[1]
+    autograd = _text(code[1])
     numbers = [float(v) for v in re.findall(r"(?:autograd|formula):\s+([-\d.e]+)", autograd)]
     assert len(numbers) == 2 and numbers[0] == pytest.approx(numbers[1], rel=1e-14)  # float64 rounding only
     assert "grad_fn=<Mul>" in autograd

@@ -5,8 +5,8 @@ import numpy
 import pytest
 
 import minigan as mg
-from minigan import gradcheck, nn
 from minigan import functional as F
+from minigan import gradcheck, nn
 
 F64 = numpy.float64
 
