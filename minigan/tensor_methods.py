@@ -60,6 +60,50 @@ def _cast(dtype):
     return lambda self: ops.astype(self, dtype)
 
 
+def _clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
+    """PyTorch's clamp(min=, max=): ``clip(x, lo, hi)``."""
+    return ops.clip(self, min, max)
+
+
+def _t(self):
+    """PyTorch's ``t()``: the transpose of a tensor with at most 2 dims."""
+    if self.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}; use permute()")
+    return ops.transpose(self)
+
+
+# PyTorch spellings minigan does not have, with the minigan way (an AttributeError with a hint
+# instead of a bare one); docs/coming-from-pytorch.md lists them all.
+_TORCH_HINTS = {
+    "cuda": "x.to('cupy')",
+    "cpu": "x.to('numpy')",
+    "type": "x.astype(numpy.float64)",
+    "new_zeros": "minigan.zeros(*size, dtype=x.dtype)",
+    "new_ones": "minigan.ones(*size, dtype=x.dtype)",
+    "masked_fill": "minigan.where(mask, value, x)",
+    "norm": "(x * x).sum().sqrt()",
+    "repeat": "minigan.cat([x] * n, dim=d)",
+    "expand": "x.broadcast_to(shape)",
+    "expand_as": "x.broadcast_to(other.shape)",
+    "zero_": "with minigan.no_grad(): x *= 0  (or p.grad = None, as zero_grad does)",
+    "fill_": "with minigan.no_grad(): x.data[...] = value",
+    "copy_": "with minigan.no_grad(): x.data[...] = other.data",
+    "add_": "with minigan.no_grad(): x += other",
+    "sub_": "with minigan.no_grad(): x -= other",
+    "mul_": "with minigan.no_grad(): x *= other",
+    "div_": "with minigan.no_grad(): x /= other",
+    "eq": "x == other",
+    "data_ptr": "x.data (the NumPy or CuPy array itself)",
+}
+
+
+def _missing(self, name):
+    hint = _TORCH_HINTS.get(name)
+    if hint is None:
+        raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+    raise AttributeError(f"Tensor has no {name!r} (a PyTorch name); in minigan write {hint}")
+
+
 def _bind():
     T = Tensor
     T.__add__ = ops.add
@@ -95,8 +139,14 @@ def _bind():
         setattr(T, name, getattr(ops, name))
     # PyTorch's spellings of facts NumPy spells otherwise (``size`` stays NumPy's int)
     T.numel = lambda self: self.data.size
+    T.dim = lambda self: self.data.ndim
     T.float = _cast(numpy.float32)
     T.double = _cast(numpy.float64)
+    T.clamp = _clamp
+    T.t = _t
+    T.mm = ops.matmul
+    T.grad_fn = property(lambda self: self.creator)  # PyTorch's name for the Function that made a tensor
+    T.__getattr__ = _missing
     T.reshape = ops.reshape
     T.transpose = ops.transpose
     T.pow = ops.pow

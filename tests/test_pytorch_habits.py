@@ -1,6 +1,8 @@
 """PyTorch habits that must work in minigan, or fail loudly: the three silent traps
 (manual_seed, var's divisor, in-place updates) and the aliases (their values are checked
 against torch in tests/test_torch_crosscheck_habits.py)."""
+import re
+
 import numpy
 import pytest
 
@@ -209,3 +211,36 @@ def test_binary_cross_entropy_is_finite_at_0_and_1():
     assert loss.item() == pytest.approx(200.0 + numpy.log(2.0), rel=1e-12)  # two logs clamped at -100
     loss.backward()
     assert numpy.isfinite(p.grad.numpy()).all()
+
+
+def test_cat_and_stack_take_dim():
+    a, b = mg.ones(2, 3), mg.zeros(2, 3)
+    assert mg.cat([a, b], dim=1).shape == (2, 6) and mg.stack([a, b], dim=-1).shape == (2, 3, 2)
+    assert mg.cat([a, b]).shape == (4, 3) and mg.stack((a, b), 1).shape == (2, 2, 3)
+    with pytest.raises(TypeError, match="concatenate: give axis= .* or dim="):
+        mg.cat([a, b], axis=0, dim=0)
+
+
+def test_more_pytorch_method_names():
+    x = mg.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 2
+    assert y.grad_fn is y.creator and y.grad_fn.name == "MulScalar" and x.grad_fn is None
+    assert x.dim() == 2 and x.t().tolist() == [[1.0, 3.0], [-2.0, 4.0]]
+    assert x.clamp(min=0).tolist() == [[1.0, 0.0], [3.0, 4.0]] and x.clamp(max=2).tolist() == [[1.0, -2.0], [2.0, 2.0]]
+    assert x.mm(mg.tensor([[1.0], [1.0]])).tolist() == [[-1.0], [7.0]]
+    assert mg.sigmoid(mg.tensor([0.0])).item() == 0.5 and mg.relu(mg.tensor([-1.0])).item() == 0.0
+    with pytest.raises(ValueError, match="t: expects a tensor with at most 2 dims"):
+        mg.zeros(2, 2, 2).t()
+
+
+@pytest.mark.parametrize("where, name, hint", [
+    ("tensor", "cuda", "x.to('cupy')"), ("tensor", "masked_fill", "minigan.where"),
+    ("tensor", "zero_", "no_grad"), ("module", "float32", "numpy.float32"), ("module", "save", "checkpoint.save"),
+    ("module", "from_numpy", "minigan.tensor(array)"),
+])
+def test_pytorch_names_minigan_lacks_raise_with_the_minigan_spelling(where, name, hint):
+    owner = mg.ones(2) if where == "tensor" else mg
+    with pytest.raises(AttributeError, match=rf"\(a PyTorch name\); in minigan write .*{re.escape(hint)}"):
+        getattr(owner, name)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        owner.no_such_name  # noqa: B018 - the lookup is what is tested

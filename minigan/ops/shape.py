@@ -225,7 +225,18 @@ def getitem(x, index):
     return GetItem.apply(x, index=index)
 
 
-def concatenate(tensors, axis=0):
+def _axis_or_dim(name, axis, dim):
+    """NumPy's ``axis`` or PyTorch's ``dim`` (one of them), 0 by default."""
+    if dim is None:
+        return 0 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+    return dim
+
+
+def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
+    """The tensors joined along an existing axis (``axis`` or PyTorch's ``dim``, 0 by default)."""
+    axis = _axis_or_dim("concatenate", axis, dim)
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
@@ -241,7 +252,9 @@ def concatenate(tensors, axis=0):
 cat = concatenate
 
 
-def stack(tensors, axis=0):
+def stack(tensors, axis=None, *, dim=None) -> Tensor:
+    """The tensors (all of one shape) joined along a new axis (``axis`` or PyTorch's ``dim``, 0 by default)."""
+    axis = _axis_or_dim("stack", axis, dim)
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors or any(t.shape != tensors[0].shape for t in tensors):
         raise ValueError(f"stack: needs tensors of one shape, got {[tuple(t.shape) for t in tensors]}")
