@@ -244,3 +244,17 @@ def test_pytorch_names_minigan_lacks_raise_with_the_minigan_spelling(where, name
         getattr(owner, name)
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         owner.no_such_name  # noqa: B018 - the lookup is what is tested
+
+
+def test_transpose_with_two_axes_swaps_them_as_pytorch():
+    x = mg.tensor(numpy.arange(24.0).reshape(2, 3, 4))
+    m = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert m.transpose(0, 1).tolist() == [[1.0, 3.0], [2.0, 4.0]]  # NumPy would return m unchanged
+    numpy.testing.assert_array_equal(x.transpose(0, 2).numpy(), x.numpy().swapaxes(0, 2))
+    numpy.testing.assert_array_equal(x.transpose(-1, 0).numpy(), x.numpy().swapaxes(-1, 0))
+    numpy.testing.assert_array_equal(x.transpose((1, 0, 2)).numpy(), x.numpy().transpose(1, 0, 2))
+    numpy.testing.assert_array_equal(x.transpose().numpy(), x.numpy().T)
+    assert x.permute(2, 0, 1).shape == (4, 2, 3)
+    with pytest.raises(ValueError, match="permute: axes .* are not a permutation"):
+        x.permute(0, 1)
+    gradcheck(lambda t: t.transpose(0, 2) * 2, [mg.tensor(numpy.ones((2, 3, 4)), requires_grad=True)])

@@ -54,6 +54,9 @@ def check(fn_ours, fn_theirs):
     ("squeeze all", lambda t: t[:1, :, :1].squeeze()),
     ("flatten", lambda t: t.flatten(1)),
     ("clone", lambda t: t.clone() * t),
+    ("transpose two axes", lambda t: t.transpose(0, 2)),
+    ("permute", lambda t: t.permute(2, 0, 1)),
+    ("cat dim", lambda t: F.cat([t, t * 2], dim=1) if isinstance(t, mg.Tensor) else torch.cat([t, t * 2], dim=1)),
 ])
 def test_alias_matches_torch(name, call):
     check(call, call)
