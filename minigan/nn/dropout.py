@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..autograd import Tensor
 from ..random import resolve
 from .module import Module
 
@@ -22,8 +23,8 @@ class Dropout(Module):
         self.p = float(p)
         self.generator = resolve(generator, "Dropout") if generator is not None else None
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.dropout(x, self.p, self.training, self.generator)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -9,6 +9,7 @@ called; the derivatives are stated in minigan/ops/losses.py and minigan/ops/like
 from __future__ import annotations
 
 from .. import functional as F
+from ..autograd import Tensor
 from ..ops.losses import _check_reduction
 from .module import Module
 
@@ -30,7 +31,7 @@ class BCEWithLogitsLoss(_Loss):
         super().__init__(reduction)
         self.weight = weight
 
-    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+    def forward(self, input, target) -> Tensor:  # noqa: A002 - PyTorch's argument name
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.weight)
 
 
@@ -41,26 +42,26 @@ class BCELoss(_Loss):
         super().__init__(reduction)
         self.weight = weight
 
-    def forward(self, input, target):  # noqa: A002
+    def forward(self, input, target) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy(input, target, self.reduction, self.weight)
 
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (n, C) against labels (n,) or class probabilities (n, C)."""
 
-    def forward(self, input, target):  # noqa: A002
+    def forward(self, input, target) -> Tensor:  # noqa: A002
         return F.cross_entropy(input, target, self.reduction)
 
 
 class NLLLoss(_Loss):
     """Negative log-likelihood of labels (n,) under log-probabilities (n, C)."""
 
-    def forward(self, input, target):  # noqa: A002
+    def forward(self, input, target) -> Tensor:  # noqa: A002
         return F.nll_loss(input, target, self.reduction)
 
 
 class MSELoss(_Loss):
     """Squared error (a - b)^2 (LSGAN's loss with targets 1 and 0)."""
 
-    def forward(self, input, target):  # noqa: A002
+    def forward(self, input, target) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, self.reduction)

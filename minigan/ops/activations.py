@@ -120,27 +120,27 @@ class LogSoftmax(Function):
         return gy - exp(self.output()) * reduce_sum(gy, self.axis, keepdims=True)
 
 
-def relu(x):
+def relu(x) -> Tensor:
     return ReLU.apply(x)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x, negative_slope=0.01) -> Tensor:
     return LeakyReLU.apply(x, slope=float(negative_slope))
 
 
-def sigmoid(x):
+def sigmoid(x) -> Tensor:
     return Sigmoid.apply(x)
 
 
-def tanh(x):
+def tanh(x) -> Tensor:
     return Tanh.apply(x)
 
 
-def softplus(x):
+def softplus(x) -> Tensor:
     return Softplus.apply(x)
 
 
-def log_sigmoid(x):
+def log_sigmoid(x) -> Tensor:
     return LogSigmoid.apply(x)
 
 
@@ -158,12 +158,12 @@ def _axis_or_dim(name, axis, dim):
     return dim
 
 
-def softmax(x, axis=None, *, dim=None):
+def softmax(x, axis=None, *, dim=None) -> Tensor:
     """exp(x) / sum exp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
     return Softmax.apply(x, axis=_check_axis("softmax", x, _axis_or_dim("softmax", axis, dim)))
 
 
-def log_softmax(x, axis=None, *, dim=None):
+def log_softmax(x, axis=None, *, dim=None) -> Tensor:
     """x - logsumexp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
     return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, _axis_or_dim("log_softmax", axis, dim)))
 

@@ -18,7 +18,7 @@ from .arithmetic import as_tensor
 from .shape import reshape
 
 
-def dropout(x, p=0.5, training=True, generator=None):
+def dropout(x, p=0.5, training=True, generator=None) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1 - p).
 
         y = x * mask / (1 - p),   mask_i ~ Bernoulli(1 - p) independently,
@@ -44,7 +44,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     return x * Tensor(keep * x.dtype.type(1.0 / (1.0 - p)))
 
 
-def maxout(x, pieces):
+def maxout(x, pieces) -> Tensor:
     """Maxout (Goodfellow et al. 2013): each unit outputs the largest of its `pieces` inputs.
 
     Layout: x has shape (N, units * pieces, *rest) and the features of unit j are the

@@ -75,7 +75,7 @@ def _torch_names(name, axis, keepdims, dim, keepdim):
     return axis, bool(keepdims)
 
 
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 - the op's name
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001 - the op's name
     axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
     if not axes:
@@ -83,7 +83,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 
     return Sum.apply(x, axes=axes, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
     count = 1
@@ -120,12 +120,12 @@ def _extreme_or_pair(x, axis, keepdims, dim, keepdim, mode):
     return ValuesIndices(values, indices)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor | ValuesIndices:  # noqa: A001
     """Largest element over ``axis`` (values); with ``dim=``, the pair (values, indices) as PyTorch."""
     return _extreme_or_pair(x, axis, keepdims, dim, keepdim, "max")
 
 
-def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor | ValuesIndices:  # noqa: A001
     """Smallest element over ``axis`` (values); with ``dim=``, the pair (values, indices) as PyTorch."""
     return _extreme_or_pair(x, axis, keepdims, dim, keepdim, "min")
 
@@ -143,12 +143,12 @@ def _arg(x, axis, keepdims, dim, keepdim, mode):
     return Tensor(pick(axis=axis, keepdims=keepdims))
 
 
-def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the largest element (int64, not differentiable: an index has no gradient)."""
     return _arg(x, axis, keepdims, dim, keepdim, "max")
 
 
-def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the smallest element (int64, not differentiable: an index has no gradient)."""
     return _arg(x, axis, keepdims, dim, keepdim, "min")
 
@@ -166,7 +166,8 @@ def _correction(name, unbiased, correction, ddof):
     return c
 
 
-def var(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None, ddof=None):
+def var(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None,
+        ddof=None) -> Tensor:
     """Variance, sum((x - mean x)^2) / (n - c), built from differentiable ops.
 
     The default is PyTorch's: the unbiased estimator, c = 1 (NumPy's default is c = 0).
@@ -185,7 +186,8 @@ def var(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, 
     return sum(centred * centred, axes, keepdims) * (1.0 / (count - ddof))
 
 
-def std(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None, ddof=None):
+def std(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None,
+        ddof=None) -> Tensor:
     """Standard deviation, sqrt(var(x)) with var's arguments and its unbiased default.
 
     dL/dx = dL/dvar / (2 std) (the chain rule through sqrt, recorded by the ops).
@@ -194,7 +196,7 @@ def std(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, 
                     ddof=ddof))
 
 
-def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """log sum exp x over axes, computed stably as m + log sum exp(x - m) with m = max x (held constant)."""
     axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
