@@ -26,22 +26,27 @@ def _reflected(fn):
 
 
 def _inplace(op, symbol):
-    """``x op= other``: write the result into x's own array and return x, as PyTorch does.
+    """``x op= other``, as PyTorch's in-place operators behave, in three cases:
 
-    Without this, Python would fall back to ``x = x op other`` and silently rebind the
-    name: ``for p in params: p -= lr * p.grad`` would leave every parameter unchanged.
-    As in PyTorch, an in-place change to a tensor that requires grad is refused while
-    gradients are recorded (the graph would lose the old value); inside ``no_grad()``
-    it is an update of the data, which is what an optimizer step is.
+    * nothing is recorded (no gradient involved, or inside ``no_grad()``): the result is
+      written into x's own array and x is returned. Without this, Python would fall back
+      to ``x = x op other`` and ``for p in params: p -= lr * p.grad`` would rebind the
+      loop variable and leave every parameter unchanged;
+    * x is a leaf that requires grad (a parameter) and gradients are recorded: refused,
+      as in PyTorch, because the graph would lose the value it recorded;
+    * otherwise (``loss += term`` while building a graph) the op is recorded and its
+      result, a new Tensor, is bound to the name: the same as ``loss = loss + term``.
     """
     def method(self, other):
         other_grad = isinstance(other, Tensor) and other.requires_grad
         if Config.grad_enabled and (self.requires_grad or other_grad):
-            raise RuntimeError(
-                f"in-place {symbol}= on a tensor that requires grad while gradients are recorded; "
-                f"for an update write `with minigan.no_grad(): p {symbol}= ...` (as in PyTorch), "
-                f"for a new tensor in the graph write `x = x {symbol} ...`"
-            )
+            if self.requires_grad and self.creator is None:
+                raise RuntimeError(
+                    f"in-place {symbol}= on a leaf tensor that requires grad while gradients are recorded; "
+                    f"for an update write `with minigan.no_grad(): p {symbol}= ...` (as in PyTorch), "
+                    f"for a new tensor in the graph write `x = x {symbol} ...`"
+                )
+            return op(self, other)
         with no_grad():
             result = op(self, other).data
         if result.shape != self.data.shape:

@@ -98,10 +98,20 @@ def test_inplace_on_a_tensor_that_requires_grad_raises_with_the_fix():
     w = mg.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"with minigan.no_grad\(\): p -= "):
         w -= 1.0
-    x = mg.tensor([1.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"in-place \*="):
-        x *= w
-    numpy.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+
+
+def test_inplace_inside_a_recorded_graph_records_the_op_as_pytorch():
+    w = mg.tensor([1.0, 2.0], dtype=F64, requires_grad=True)
+    loss = (w * w).sum()
+    term = w.sum()
+    loss += term  # a non-leaf: recorded, the name now holds loss + term
+    loss.backward()
+    numpy.testing.assert_array_equal(w.grad.numpy(), [3.0, 5.0])  # d/dw (w.w + sum w) = 2w + 1
+    x = mg.tensor([1.0, 2.0], dtype=F64)
+    data = x.data
+    x *= w  # a constant times a tensor that requires grad: the product joins the graph
+    assert x.creator is not None and x.data is not data
+    numpy.testing.assert_array_equal(data, [1.0, 2.0])
 
 
 def test_inplace_on_plain_tensors_writes_into_the_same_array():

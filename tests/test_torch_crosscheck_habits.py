@@ -136,6 +136,13 @@ def test_inplace_update_and_zero_grad_behave_as_torch():
         b -= 1.0
     with pytest.raises(RuntimeError):
         a -= 1.0
+    a, b = ours(), theirs()
+    la, lb = (a * a).sum(), (b * b).sum()
+    la += a.mean()  # a non-leaf: recorded in both
+    lb += b.mean()
+    la.backward()
+    lb.backward()
+    numpy.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOL)
     lin_a, lin_b = nn.Linear(5, 2, dtype=numpy.float64), torch.nn.Linear(5, 2).double()
     for lin in (lin_a, lin_b):
         lin.weight.grad = None
