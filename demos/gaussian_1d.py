@@ -159,9 +159,10 @@ def run(args, argv):
 
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
     title = f"p_data = N({DATA_MEAN}, {DATA_STD}^2): p_g (green) and D(x) (blue) during training"
-    files = [viz.densities_1d(os.path.join(args.out, "figure1.png"), x, px, stages, title=title)]
+    files = [viz.save(viz.densities_1d(x, px, stages, title=title), os.path.join(args.out, "figure1.png"))]
     if steps:
-        files.append(viz.training_curves(os.path.join(args.out, "curves.png"), gan.history, title="gaussian_1d"))
+        files.append(viz.save(viz.training_curves(gan.history, title="gaussian_1d"),
+                              os.path.join(args.out, "curves.png")))
     files.append(training_gif(os.path.join(args.out, "training.gif"), frames, lambda ax, f: draw_frame(ax, x, px, f)))
     metrics["seconds"] = round(time.time() - t0, 2)
     metrics["files"] = [os.path.basename(f) for f in files] + ["samples.npy", "metrics.json"]

@@ -223,8 +223,9 @@ def evaluate_averages(args, gan, evaluate):
         name = f"samples_average_{key}"
         numpy.save(os.path.join(args.out, name + ".npy"), samples)
         if not args.no_figures:
-            viz.sample_grid(os.path.join(args.out, name + ".png"), samples[:100].reshape(-1, 28, 28), nrow=10,
-                            title=f"{describe_average(key)} after {gan.step} iterations")
+            viz.sample_grid(samples[:100].reshape(-1, 28, 28), nrow=10, value_range=(0, 1),
+                            title=f"{describe_average(key)} after {gan.step} iterations",
+                            path=os.path.join(args.out, name + ".png"))
         rows.append({"beta": key, "from_step": saved["from_step"], "updates": avg.updates,
                      "samples": name + ".npy", **result})
         samples_of[key] = samples

@@ -189,8 +189,8 @@ def run(args, argv):
         with open(log_path) as f:
             for line in f:
                 r = json.loads(line)
-                if ((r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key
-                        and (r["variant"] != "instance_noise" or r.get("noise_sigma", NOISE_SIGMA) == args.noise_sigma)):
+                same_noise = r["variant"] != "instance_noise" or r.get("noise_sigma", NOISE_SIGMA) == args.noise_sigma
+                if (r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key and same_noise:
                     done[(r["variant"], r["dataset"], r["seed"])] = r
     models_dir = os.path.join(args.out, "models")
     if args.save_models:

@@ -12,6 +12,7 @@ import math
 import numpy
 
 from minigan.data import toy
+from minigan.viz import percent
 
 DATASETS = {"ring": toy.ring, "grid": toy.grid}
 NOISE_SIGMA = 0.25    # instance_noise: sigma_0 = this fraction of the smallest distance between two modes
@@ -114,7 +115,7 @@ def scatter(path, name, panels):
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_title(f"{dataset}, seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-                     f"{100 * record['high_quality']:.0f}% HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
+                     f"{percent(record['high_quality'])} HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
     fig.suptitle(name, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

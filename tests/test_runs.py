@@ -106,7 +106,7 @@ def test_an_out_that_cannot_be_a_folder_is_a_run_error(tmp_path):
 def test_the_lock_is_released_when_the_run_fails(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with runs.RunFolder(tmp_path, "demo"):
-            1 / 0
+            raise ZeroDivisionError("a run that fails half-way")
     assert not (tmp_path / LOCK).exists()
 
 
