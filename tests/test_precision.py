@@ -150,7 +150,7 @@ def test_vjp_matches_the_float64_reference_to_1e_10(spec, data):
     arrays, params = data.draw(op_inputs(spec))
     seed = data.draw(st.integers(0, 2**16))
     value = numpy.asarray(spec.ref(*arrays, **params))
-    v = numpy.random.default_rng(seed).standard_normal(value.shape)
+    v = numpy.asarray(numpy.random.default_rng(seed).standard_normal(value.shape))  # 0-d: an array, not a float
     _, ours = _minigan_vjp(spec, arrays, params, v)
     reference = _reference_vjp(spec, arrays, params, v)
     for k, (a, b) in enumerate(zip(ours, reference)):
