@@ -155,3 +155,52 @@ def test_vjp_matches_the_float64_reference_to_1e_10(spec, data):
     reference = _reference_vjp(spec, arrays, params, v)
     for k, (a, b) in enumerate(zip(ours, reference)):
         numpy.testing.assert_allclose(a, b, rtol=XCHECK_RTOL, atol=XCHECK_ATOL, err_msg=f"{spec.name}, input {k}")
+
+
+# -- batch norm: eps must reach the backward --------------------------------------------------
+# With var ~ 1 and eps = 1e-5, leaving eps out of 1/sqrt(var + eps) changes the gradient by 5e-6
+# relative: invisible to gradcheck's rtol 1e-4. Two checks that see it: channels whose variance
+# is smaller than eps, against the closed form (both backward paths), and PyTorch at rtol 1e-10.
+
+def _bn_case(shape, scale):
+    rng = numpy.random.default_rng(11)
+    C = shape[1]
+    x = rng.standard_normal(shape) * scale
+    return x, rng.uniform(0.5, 1.5, C), rng.standard_normal(C), rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 2, 3, 3)])
+@pytest.mark.parametrize("recorded", [False, True], ids=["fast", "recorded"])
+def test_batch_norm_gradient_sees_eps_when_the_variance_is_as_small(shape, recorded):
+    """x with std 1e-3 (var 1e-6) and eps = 1e-5: sigma = sqrt(var + eps) is mostly eps."""
+    x, gamma, beta, v = _bn_case(shape, 1e-3)
+    xs = [mg.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    out = F.batch_norm(*xs, eps=1e-5)
+    ours = mg.grad(out, xs, mg.tensor(v), create_graph=recorded)
+    # the closed form of docs/02-layers.md, in NumPy: dL/dx = gamma/(m sigma) (m g - sum g - xhat sum g xhat)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    m = x.size // x.shape[1]
+    kept = (1, -1) + (1,) * (x.ndim - 2)
+    mu = x.mean(axis=axes, keepdims=True)
+    sigma = numpy.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + 1e-5)
+    xhat = (x - mu) / sigma
+    sum_g, sum_gx = v.sum(axis=axes, keepdims=True), (v * xhat).sum(axis=axes, keepdims=True)
+    gx = gamma.reshape(kept) / (m * sigma) * (m * v - sum_g - xhat * sum_gx)
+    # relative 1e-9: the closed form and the op each round a few times, and x - mu loses
+    # three digits to the mean when the spread is 1e-3 of x's values
+    for got, want in zip(ours, (gx, sum_gx.reshape(-1), sum_g.reshape(-1))):
+        numpy.testing.assert_allclose(as_numpy(got.data), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 2, 3, 3)])
+def test_batch_norm_gradient_matches_torch_to_1e_10(shape):
+    torch = pytest.importorskip("torch")
+    x, gamma, beta, v = _bn_case(shape, 2.0)
+    xs = [mg.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    ours = mg.grad(F.batch_norm(*xs, eps=1e-5), xs, mg.tensor(v))
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    out = torch.nn.functional.batch_norm(ts[0], None, None, ts[1], ts[2], training=True, eps=1e-5)
+    theirs = torch.autograd.grad(out, ts, torch.from_numpy(v))
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        numpy.testing.assert_allclose(as_numpy(a.data), b.numpy(), rtol=XCHECK_RTOL, atol=XCHECK_ATOL,
+                                      err_msg=f"batch_norm input {k}")
