@@ -5,6 +5,7 @@ DCGAN and the evaluation classifier (tanh outputs) see pixel / 127.5 - 1 in [-1,
 256 in place of 255 is off by 0.4% and passes every shape and range check, while it moves the
 Parzen log-likelihood by about 784 log(256/255) = 3 nats; so the end points are checked exactly:
 0 and 255 must land on 0.0 and 1.0 (or -1.0 and 1.0), and the values between on p/255 (p/127.5 - 1).
+(The decoding of the uint8 pixels themselves, from an empty cache, is tested in tests/test_data.py.)
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import numpy
 import pytest
 
 from minigan.models.classifier import to_unit_range
-from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,21 +50,3 @@ def test_classifier_and_dcgan_map_0_and_255_to_exactly_minus_1_and_1():
     numpy.testing.assert_allclose(x[0, 0, 1], [128 / 127.5 - 1, 1 / 127.5 - 1], rtol=0, atol=2.5e-7)
     with pytest.raises(ValueError, match="to_unit_range: expected uint8 images"):
         to_unit_range(PIXELS.astype(numpy.float32))
-
-
-def test_mnist_decoded_from_an_empty_cache(tmp_path, monkeypatch):
-    """The first load decodes the shipped pickle (no cache yet) and writes the cache; the second
-    reads the cache; both give the same arrays, whose pixel statistics are MNIST's published
-    normalisation constants: mean 0.1307 and std 0.3081 of pixel / 255 over the 60,000 training
-    images (the figures of PyTorch's MNIST example, given to four digits)."""
-    monkeypatch.setenv("MINIGAN_CACHE", str(tmp_path))
-    monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    first = load_mnist_or_skip()
-    assert any(tmp_path.iterdir()), "the first load wrote no cache"
-    second = load_mnist_or_skip()
-    for split in ("train", "valid", "test"):
-        numpy.testing.assert_array_equal(first[split].images, second[split].images)
-        numpy.testing.assert_array_equal(first[split].labels, second[split].labels)
-    x = numpy.concatenate([first["train"].images, first["valid"].images]).astype(numpy.float64) / 255.0
-    assert x.shape == (60_000, 28, 28) and x.min() == 0.0 and x.max() == 1.0
-    assert abs(x.mean() - 0.1307) < 5e-5 and abs(x.std() - 0.3081) < 5e-5, (x.mean(), x.std())
