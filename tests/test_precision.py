@@ -1,12 +1,19 @@
-"""Precision where float64 allows it: the log-sigmoid family in its tails, to a relative 1e-12.
+"""Precision where float64 allows it: relative errors of 1e-6 must not pass.
 
-softplus(a) = log(1 + e^a) is e^a (1 - e^a/2 + ...) for a << 0: a number near 1e-300 at a = -700.
-An implementation that forms 1 + e^a first (log(1 + e) instead of log1p(e)) returns 0 there,
-and is already 100% wrong at a = -40; an absolute tolerance cannot see it, so every check
-here is relative, with atol = 0. The reference is NumPy's logaddexp(0, a) = log(e^0 + e^a),
-itself computed as max + log1p(exp(-|difference|)), correct to a few ulps over [-700, 700]
-(e^-700 = 1e-304 is still a normal float64). The same for the derivatives, against sigmoid
-written two ways so that neither side of zero subtracts from 1.
+gradcheck compares with finite differences at rtol 1e-4, so a backward that is wrong by a
+factor 1 + 1e-6 passes it. The checks here use exact references instead:
+
+1. Tails. softplus(a) = log(1 + e^a) is e^a (1 - e^a/2 + ...) for a << 0: about 1e-304 at
+   a = -700. An implementation that forms 1 + e^a first (log(1 + e) instead of log1p(e))
+   returns 0 there and is already 100% wrong at a = -40; an absolute tolerance cannot see it,
+   so these checks are relative, with atol = 0. The reference is NumPy's logaddexp(0, a),
+   computed as max + log1p(exp(-|difference|)), correct to a few ulps over [-700, 700]
+   (e^-700 = 1e-304 is still a normal float64). The derivatives are checked against sigmoid
+   written two ways, so that neither side of zero subtracts from 1.
+2. Every registry op's vector-Jacobian product (tests/op_registry.py) at rtol 1e-10: against
+   its derivative in closed form (the elementwise ops), and against PyTorch's autograd where
+   torch is installed (all ops but indexing and pad, whose scatter NumPy's add.at gives).
+3. Batch norm's gradient, where leaving eps out of sqrt(var + eps) is a 5e-6 relative error.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from op_registry import REGISTRY
 from strategies import op_inputs
 
 # A few roundings of float64 (eps = 2.2e-16) in both implementations: 1e-12 leaves room for
-# ~4000 ulps, and is a hundred million times smaller than the error of log(1 + e^a) at a = -30.
+# ~4000 ulps, and is far below the 1e-3 relative error of log(1 + e^a) at a = -30.
 RTOL = 1e-12
 
 A = numpy.concatenate([-numpy.geomspace(700.0, 1e-3, 60), [0.0], numpy.geomspace(1e-3, 700.0, 60)])
@@ -204,3 +211,57 @@ def test_batch_norm_gradient_matches_torch_to_1e_10(shape):
     for k, (a, b) in enumerate(zip(ours, theirs)):
         numpy.testing.assert_allclose(as_numpy(a.data), b.numpy(), rtol=XCHECK_RTOL, atol=XCHECK_ATOL,
                                       err_msg=f"batch_norm input {k}")
+
+
+# -- the same for the elementwise ops against their derivatives in closed form (no torch needed) --
+
+def _unbroadcast(g, shape):
+    """Sum g over the axes broadcasting added or stretched, back to ``shape`` (the adjoint of broadcasting)."""
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1), keepdims=True).reshape(shape)
+
+
+UNARY_DERIVATIVE = {  # f'(x), with the scalar ops' c as a keyword
+    "neg": lambda x: -numpy.ones_like(x), "exp": numpy.exp, "log": lambda x: 1 / x,
+    "log1p": lambda x: 1 / (1 + x), "sqrt": lambda x: 0.5 / numpy.sqrt(x), "abs": numpy.sign,
+    "relu": lambda x: (x > 0) * 1.0, "sigmoid": lambda x: sigmoid_ref(x) * sigmoid_ref(-x), "tanh": lambda x: 1 - numpy.tanh(x) ** 2,
+    "softplus": sigmoid_ref, "log_sigmoid": lambda x: sigmoid_ref(-x),
+    "leaky_relu": lambda x, negative_slope: numpy.where(x > 0, 1.0, negative_slope),
+    "clip": lambda x, lo, hi: ((lo is None or x >= lo) & (hi is None or x <= hi)) * 1.0,
+    "add_scalar": lambda x, c: numpy.ones_like(x), "sub_scalar": lambda x, c: numpy.ones_like(x),
+    "rsub_scalar": lambda x, c: -numpy.ones_like(x), "mul_scalar": lambda x, c: numpy.full_like(x, c),
+    "rmul_scalar": lambda x, c: numpy.full_like(x, c), "div_scalar": lambda x, c: numpy.full_like(x, 1 / c),
+    "rdiv_scalar": lambda x, c: -c / x ** 2, "pow_scalar": lambda x, c: c * x ** (c - 1),
+    "rpow_scalar": lambda x, c: numpy.log(c) * c ** x,
+}
+
+BINARY_PARTIALS = {  # (df/da, df/db) on the broadcast shape
+    "add": lambda a, b: (numpy.ones_like(a * b), numpy.ones_like(a * b)),
+    "sub": lambda a, b: (numpy.ones_like(a * b), -numpy.ones_like(a * b)),
+    "mul": lambda a, b: (b + 0 * a, a + 0 * b),
+    "div": lambda a, b: (1 / b + 0 * a, -a / b ** 2),
+    "pow": lambda a, b: (b * a ** (b - 1), a ** b * numpy.log(a)),
+    "maximum": lambda a, b: ((a > b) * 1.0, (a < b) * 1.0),
+    "minimum": lambda a, b: ((a < b) * 1.0, (a > b) * 1.0),
+    "where": lambda a, b, cond: (cond * 1.0 + 0 * a * b, (~cond) * 1.0 + 0 * a * b),
+}
+
+
+@pytest.mark.parametrize("spec", [s for s in REGISTRY if s.name in UNARY_DERIVATIVE or s.name in BINARY_PARTIALS],
+                         ids=lambda s: s.name)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_elementwise_vjp_matches_its_closed_form_to_1e_10(spec, data):
+    arrays, params = data.draw(op_inputs(spec))
+    seed = data.draw(st.integers(0, 2**16))
+    value = numpy.asarray(spec.ref(*arrays, **params))
+    v = numpy.asarray(numpy.random.default_rng(seed).standard_normal(value.shape))
+    _, ours = _minigan_vjp(spec, arrays, params, v)
+    if spec.name in UNARY_DERIVATIVE:
+        expected = [v * UNARY_DERIVATIVE[spec.name](arrays[0], **params)]
+    else:
+        partials = BINARY_PARTIALS[spec.name](*arrays, **params)
+        expected = [_unbroadcast(v * d, a.shape) for d, a in zip(partials, arrays)]
+    for k, (a, b) in enumerate(zip(ours, expected)):
+        numpy.testing.assert_allclose(a, b, rtol=XCHECK_RTOL, atol=XCHECK_ATOL, err_msg=f"{spec.name}, input {k}")
