@@ -19,7 +19,7 @@ import pytest
 
 import minigan as mg
 import minigan.functional as F
-from minigan import nn, optim
+from minigan import backend, nn, optim
 from minigan.backend import as_numpy
 from minigan.data import toy
 from minigan.gan import losses
@@ -32,13 +32,18 @@ M = 8
 RTOL, ATOL = 1e-12, 1e-14
 
 
+def placed(host_array):
+    """A float64 Tensor on the default backend (the xp_backend fixture's, inside a test)."""
+    return mg.tensor(backend.to_backend(numpy.asarray(host_array, dtype=numpy.float64), backend.default_backend()))
+
+
 def gaussian_noise(generator, m):
-    return mg.tensor(generator.np.standard_normal((m, 2)), dtype=numpy.float64)
+    return placed(generator.np.standard_normal((m, 2)))
 
 
 def ring_data(generator, m):
     angle = generator.np.uniform(0.0, 2 * numpy.pi, m)
-    return mg.tensor(numpy.stack([numpy.cos(angle), numpy.sin(angle)], axis=1) * 2.0 + 0.5, dtype=numpy.float64)
+    return placed(numpy.stack([numpy.cos(angle), numpy.sin(angle)], axis=1) * 2.0 + 0.5)
 
 
 def make(k=1, simultaneous=False, **kw):
@@ -74,7 +79,7 @@ def descend(params, loss):
 
 def set_params(params, values):
     for p, v in zip(params, values):
-        p.data[...] = mg.tensor(v).data
+        p.data[...] = backend.to_backend(v, backend.backend_of(p.data))
 
 
 def replay(gan):
@@ -154,7 +159,7 @@ def test_the_default_generator_loss_is_the_non_saturating_one():
     gan = make()
     assert gan.g_loss_name == "non_saturating"
     assert gan.g_loss is losses.non_saturating_g_loss
-    a = mg.tensor(numpy.array([-3.0, 0.5, 4.0]))
+    a = placed([-3.0, 0.5, 4.0])
     expected = numpy.mean(numpy.logaddexp(0.0, -numpy.array([-3.0, 0.5, 4.0])))  # mean softplus(-a)
     assert gan.g_loss(a).item() == pytest.approx(expected, rel=1e-14)
 

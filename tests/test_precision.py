@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import minigan as mg
 import minigan.functional as F
+from minigan import backend
 from minigan.backend import as_numpy
 from op_registry import REGISTRY
 from strategies import op_inputs
@@ -42,7 +43,7 @@ def sigmoid_ref(a):
 
 
 def value_and_grad(fn, a):
-    x = mg.tensor(a, requires_grad=True)
+    x = mg.tensor(backend.to_backend(a, backend.default_backend()), requires_grad=True)  # the fixture's backend
     y = fn(x)
     (g,) = mg.grad(y, [x], mg.ones_like(y))
     return as_numpy(y.data), as_numpy(g.data)

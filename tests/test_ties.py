@@ -18,18 +18,22 @@ import pytest
 
 import minigan as mg
 import minigan.functional as F
+from minigan import backend
 from minigan.backend import as_numpy
 
 RTOL = 1e-15  # shares of 1/2 and 1/3 times exact cotangents: at most one rounding each
 
 
 def leaf(values):
-    return mg.tensor(numpy.asarray(values, dtype=numpy.float64), requires_grad=True)
+    """A float64 leaf on the backend the test runs on (the xp_backend fixture's scope)."""
+    data = backend.to_backend(numpy.asarray(values, dtype=numpy.float64), backend.default_backend())
+    return mg.tensor(data, requires_grad=True)
 
 
 def grads(out, inputs, cotangent=None):
     cotangent = numpy.ones(out.shape) if cotangent is None else numpy.asarray(cotangent, dtype=numpy.float64)
-    return [as_numpy(g.data) for g in mg.grad(out, inputs, mg.tensor(cotangent))]
+    v = mg.tensor(backend.to_backend(cotangent, backend.default_backend()))
+    return [as_numpy(g.data) for g in mg.grad(out, inputs, v)]
 
 
 def close(actual, expected):
