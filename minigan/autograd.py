@@ -17,6 +17,15 @@ The backward pass (``backward``/``grad`` below):
    (``g = g + new``), so no array that is still referenced elsewhere is mutated;
 3. at the leaves, add the result to ``.grad`` (also out of place).
 
+What it refuses rather than differentiate wrongly: a Function keeps its inputs by
+reference, so a backward pass after an input changed would use the new values. Each
+Function therefore remembers, for every input, the array it computed with and the input's
+``_version``; backward raises, naming the op, if an input now holds another array
+(``x.data = ...``) or its version moved (an in-place Tensor method bumps it with
+``_bump_version``). Writing into the array itself (``x.data[...] = v``, an optimizer's
+update) is outside autograd, as ``.data`` is in PyTorch: the graph cannot see it.
+Complex values are refused (their derivative is not the real one this engine computes).
+
 Tensor's arithmetic operators (``a + b``, ``a @ b``) are ops, and ops need Tensor:
 the knot is untied in ``minigan/tensor_methods.py``, which binds every operator
 and method onto Tensor in one visible place after ``minigan.ops`` is loaded.
@@ -91,21 +100,23 @@ class Tensor:
     ``requires_grad``, ``creator`` (the Function that produced it, None for leaves).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "_version", "name", "__weakref__")
     # Make numpy hand binary operators with an ndarray on the left to Tensor's reflected methods.
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                " (complex is refused too: minigan computes real derivatives only)"
             )
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.creator = None
         self._index = 0
+        self._version = 0
         self.name = name
 
     # -- array facts -------------------------------------------------------------------
@@ -175,13 +186,17 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and self.data.dtype.kind not in "fc":
-            raise TypeError(f"requires_grad_: dtype {self.data.dtype} is not floating point")
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: dtype {self.data.dtype} is not floating point (real floats only)")
         self.requires_grad = flag
         return self
 
     def zero_grad(self):
         self.grad = None
+
+    def _bump_version(self):
+        """Record an in-place change of this tensor's values: a graph that saved it refuses backward."""
+        self._version += 1
 
     # -- differentiation ---------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False):
@@ -216,7 +231,7 @@ class Function:
     ``SubClass.apply(*tensors, **params)``; params are stored on the instance.
     """
 
-    __slots__ = ("inputs", "outputs", "needs_grad", "__dict__")
+    __slots__ = ("inputs", "outputs", "needs_grad", "saved_arrays", "saved_versions", "__dict__")
 
     def __init__(self, **params):
         self.__dict__.update(params)
@@ -256,10 +271,16 @@ class Function:
             return _new_tensor(ys) if type(ys) is not tuple else tuple(map(_new_tensor, ys))
         fn.inputs = inputs
         fn.needs_grad = tuple([x.requires_grad for x in inputs])
+        fn.saved_arrays = arrays  # what backward checks its inputs against (see the module docstring)
+        fn.saved_versions = tuple([x._version for x in inputs])
         if type(ys) is not tuple:  # the common case: one output
+            if ys.dtype.kind == "c":
+                _refuse_complex(fn)
             y = _new_tensor(ys, fn, 0, True)
             fn.outputs = (weakref.ref(y),)
             return y
+        if any(a.dtype.kind == "c" for a in ys):
+            _refuse_complex(fn)
         outputs = tuple(_new_tensor(a, fn, i, True) for i, a in enumerate(ys))
         fn.outputs = tuple(weakref.ref(t) for t in outputs)
         return outputs
@@ -281,6 +302,25 @@ class Function:
 _object_new = object.__new__
 
 
+def _refuse_complex(fn):
+    raise TypeError(
+        f"{fn.name}: a complex result cannot be differentiated here (minigan computes real derivatives "
+        "only); take .detach() of the inputs or keep the computation real"
+    )
+
+
+def _check_unchanged(fn):
+    """Raise if an input of ``fn`` changed since the forward pass saved it (backward would use new values)."""
+    for i, (x, array, version) in enumerate(zip(fn.inputs, fn.saved_arrays, fn.saved_versions)):
+        if x.data is not array or x._version != version:
+            how = "its .data was replaced" if x.data is not array else "it was modified by an in-place op"
+            raise RuntimeError(
+                f"{fn.name}.backward: input {i} (shape {x.shape}) changed after the forward pass saved it "
+                f"({how}); its gradient would be computed from the new values. Recompute the forward pass "
+                "after changing it, or change a copy (x.detach() or a new tensor) instead"
+            )
+
+
 def _new_tensor(array, creator=None, index=0, requires_grad=False):
     """A Tensor around an array an op just made (skips __init__'s conversions and checks)."""
     t = _object_new(Tensor)
@@ -289,6 +329,7 @@ def _new_tensor(array, creator=None, index=0, requires_grad=False):
     t.requires_grad = requires_grad
     t.creator = creator
     t._index = index
+    t._version = 0
     t.name = None
     return t
 
@@ -385,6 +426,7 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
                 continue
             if len(gys) > 1 and any(g is None for g in gys):  # an output nobody used: zero gradient
                 gys = _fill_zero_grads(fn, gys)
+            _check_unchanged(fn)
             gxs = fn.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -416,6 +458,7 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
     if not retain_graph:
         for fn in order:  # free saved inputs only after the whole pass has used them
             fn.inputs = None
+            fn.saved_arrays = None
     if inputs is None:
         return None
     return [captured[id(t)] for t in inputs]
