@@ -44,7 +44,7 @@ def test_swapped_in_evaluates_the_average_and_restores_the_parameters_even_on_er
     live = gan.G(z).numpy()
     with avg.swapped_in():
         inside = gan.G(z).numpy()
-        assert all(p.data is a for p, a in zip(gan.G.parameters(), avg.average))
+        assert all(numpy.array_equal(p.data, a) for p, a in zip(gan.G.parameters(), avg.average))
     assert all(p.data is b for p, b in zip(gan.G.parameters(), before))
     assert not numpy.allclose(inside, live)  # five SGD steps apart: the average is not the last iterate
     with pytest.raises(RuntimeError):
