@@ -95,7 +95,9 @@ class Schedule:
         settings = state.get("settings", {})
         if not isinstance(settings, dict) or set(settings) != set(self.setting_names):
             found = sorted(settings) if isinstance(settings, dict) else repr(settings)
-            raise ValueError(f"{name}.load_state_dict: settings {found} in the state, {sorted(self.setting_names)} here")
+            raise ValueError(
+                f"{name}.load_state_dict: settings {found} in the state, {sorted(self.setting_names)} here"
+            )
         for field, low in (("t", 0), ("every", 1)):
             v = state.get(field)
             if not _is_integer(v) or v < low:
