@@ -19,12 +19,15 @@ The backward pass (``backward``/``grad`` below):
 
 What it refuses rather than differentiate wrongly: a Function keeps its inputs by
 reference, so a backward pass after an input changed would use the new values. Each
-Function therefore remembers, for every input, the array it computed with and the input's
-``_version``; backward raises, naming the op, if an input now holds another array
-(``x.data = ...``) or its version moved (an in-place Tensor method bumps it with
-``_bump_version``). Writing into the array itself (``x.data[...] = v``, an optimizer's
-update) is outside autograd, as ``.data`` is in PyTorch: the graph cannot see it.
-Complex values are refused (their derivative is not the real one this engine computes).
+Function therefore remembers the arrays it computed with and the time of its forward pass
+on a clock of in-place changes (``_version_clock``); an in-place Tensor method calls
+``_bump_version``, which advances the clock and stamps the tensor with it. Backward raises,
+naming the op, if an input now holds another array (``x.data = ...``) or carries a stamp
+later than the op's forward pass. (One clock for all tensors costs the forward pass a
+single number per op rather than one per input.) Writing into the array itself
+(``x.data[...] = v``, an optimizer's update) is outside autograd, as ``.data`` is in
+PyTorch: the graph cannot see it. Complex values are refused (their derivative is not the
+real one this engine computes).
 
 Tensor's arithmetic operators (``a + b``, ``a @ b``) are ops, and ops need Tensor:
 the knot is untied in ``minigan/tensor_methods.py``, which binds every operator
@@ -196,7 +199,9 @@ class Tensor:
 
     def _bump_version(self):
         """Record an in-place change of this tensor's values: a graph that saved it refuses backward."""
-        self._version += 1
+        global _version_clock
+        _version_clock += 1
+        self._version = _version_clock
 
     # -- differentiation ---------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False):
@@ -231,7 +236,7 @@ class Function:
     ``SubClass.apply(*tensors, **params)``; params are stored on the instance.
     """
 
-    __slots__ = ("inputs", "outputs", "needs_grad", "saved_arrays", "saved_versions", "__dict__")
+    __slots__ = ("inputs", "outputs", "needs_grad", "saved_arrays", "saved_at", "__dict__")
 
     def __init__(self, **params):
         self.__dict__.update(params)
@@ -272,7 +277,7 @@ class Function:
         fn.inputs = inputs
         fn.needs_grad = tuple([x.requires_grad for x in inputs])
         fn.saved_arrays = arrays  # what backward checks its inputs against (see the module docstring)
-        fn.saved_versions = tuple([x._version for x in inputs])
+        fn.saved_at = _version_clock
         if type(ys) is not tuple:  # the common case: one output
             if ys.dtype.kind == "c":
                 _refuse_complex(fn)
@@ -300,6 +305,7 @@ class Function:
 
 
 _object_new = object.__new__
+_version_clock = 0  # counts in-place changes to any tensor; see the module docstring
 
 
 def _refuse_complex(fn):
@@ -309,10 +315,10 @@ def _refuse_complex(fn):
     )
 
 
-def _check_unchanged(fn):
-    """Raise if an input of ``fn`` changed since the forward pass saved it (backward would use new values)."""
-    for i, (x, array, version) in enumerate(zip(fn.inputs, fn.saved_arrays, fn.saved_versions)):
-        if x.data is not array or x._version != version:
+def _refuse_changed(fn):
+    """Raise, naming the op and the input that changed since the forward pass saved it."""
+    for i, (x, array) in enumerate(zip(fn.inputs, fn.saved_arrays)):
+        if x.data is not array or x._version > fn.saved_at:
             how = "its .data was replaced" if x.data is not array else "it was modified by an in-place op"
             raise RuntimeError(
                 f"{fn.name}.backward: input {i} (shape {x.shape}) changed after the forward pass saved it "
@@ -357,7 +363,10 @@ def _topological_order(roots):
                 f"backward through {fn.name} a second time: its graph was freed after the first "
                 "backward. Pass retain_graph=True to the first backward if you need a second."
             )
-        for x in fn.inputs:
+        saved_at = fn.saved_at
+        for x, array in zip(fn.inputs, fn.saved_arrays):
+            if x.data is not array or x._version > saved_at:  # changed since the forward pass read it
+                _refuse_changed(fn)
             creator = x.creator
             if creator is not None and creator not in visited:
                 stack.append((creator, False))
@@ -426,7 +435,6 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
                 continue
             if len(gys) > 1 and any(g is None for g in gys):  # an output nobody used: zero gradient
                 gys = _fill_zero_grads(fn, gys)
-            _check_unchanged(fn)
             gxs = fn.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
