@@ -16,6 +16,7 @@ import warnings
 
 import numpy
 import pytest
+from test_data import _synthetic_folder  # writes four valid IDX files
 
 from minigan.data import mnist as mnist_module
 from minigan.data.idx import IdxError, read_idx
@@ -176,3 +177,12 @@ def test_real_mnist_cache_with_shuffled_images_and_matching_digests_is_rebuilt(t
     rewrite(tmp_path / name, shuffle_images, digests="recompute")
     with pytest.warns(UserWarning, match="differs from KNOWN_DIGESTS"):
         assert same(load_mnist(), good)
+
+
+def test_a_damaged_idx_file_in_a_data_folder_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    _synthetic_folder(tmp_path, numpy.random.default_rng(0), gz=False)
+    damaged = tmp_path / "train-labels-idx1-ubyte"
+    damaged.write_bytes(damaged.read_bytes()[:-3])
+    with pytest.raises(IdxError, match=re.escape(str(damaged)) + r": truncated.*Replace .* with an intact copy"):
+        load_mnist(data_dir=str(tmp_path), valid_size=4)

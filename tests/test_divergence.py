@@ -3,12 +3,12 @@ the iteration, the player and the quantity, never saves non-finite values, and r
 last finite checkpoint."""
 import numpy
 import pytest
+from test_algorithm import make
 
 import minigan as mg
 from minigan import checkpoint
 from minigan.gan import DivergenceError
 from minigan.gan.divergence import FiniteWatch
-from test_algorithm import make
 
 
 def poison_data(gan, at_call):

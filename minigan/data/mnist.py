@@ -182,7 +182,10 @@ def read_idx_folder(folder, name="mnist", hint=""):
         raise DataNotFoundError(f"{name}: folder {folder} lacks {', '.join(missing)}{hint}")
     arrays = []
     for key, path in paths.items():
-        a = read_idx(path)
+        try:
+            a = read_idx(path)
+        except IdxError as e:  # the reader names the file and the fault; say what to do about it
+            raise IdxError(f"{e}. Replace {path} with an intact copy{hint}") from None
         if a.dtype != numpy.uint8:
             raise IdxError(f"{path}: expected uint8 items for {name} {key.replace('_', ' ')}, got {a.dtype}")
         arrays.append(a)
