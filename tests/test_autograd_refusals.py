@@ -29,6 +29,19 @@ def test_an_in_place_change_bumps_the_version_and_is_refused():
         y.backward()
 
 
+def test_an_in_place_operator_after_the_forward_pass_is_refused():
+    # y = sum(x * w): dy/dx = w = [3, 4] as the forward pass saw it; after w *= 2 it would be [6, 8]
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor([3.0, 4.0])
+    y = (x * w).sum()
+    w *= 2  # nothing recorded (w needs no gradient): written into w's array
+    with pytest.raises(RuntimeError, match=r"Mul\.backward: input 1 .*in-place"):
+        y.backward()
+    x2 = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x2 * w).sum().backward()  # a forward pass after the change is fine
+    numpy.testing.assert_array_equal(x2.grad.numpy(), [6.0, 8.0])
+
+
 def test_a_change_before_the_forward_pass_is_fine():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     x.data = numpy.array([3.0, 5.0], dtype=numpy.float32)
