@@ -13,6 +13,7 @@ from minigan import checkpoint, nn, optim, runs
 from minigan.animate import training_gif
 from minigan.data import toy
 from minigan.gan.algorithm import GAN
+from minigan.gan.divergence import DivergenceError
 from minigan.runs.folder import LOCK
 
 
@@ -71,6 +72,15 @@ def test_run_main_turns_a_run_error_into_one_line_and_status_2(capsys):
     with pytest.raises(SystemExit) as stop:
         runs.run_main(damaged, [])
     assert stop.value.code == 2 and "error: runs/x/checkpoint.npz: truncated" in capsys.readouterr().err
+
+    def diverged(argv):
+        raise DivergenceError(412, "D", "d_loss", checkpoint="runs/x/checkpoint.npz")
+
+    with pytest.raises(SystemExit) as stop:
+        runs.run_main(diverged, [])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1
+    assert "iteration 412" in err and "runs/x/checkpoint.npz" in err and "--resume" in err
 
 
 # -- one run per folder ----------------------------------------------------------------------------

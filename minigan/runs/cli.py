@@ -126,15 +126,22 @@ def run_main(main, argv=None) -> Any:
 
     Those errors: RunError, and the data and checkpoint errors whose messages name the file and the
     fix (minigan.data's DataNotFoundError, IdxError, DataVerificationError, UnsafePickleError;
-    minigan.checkpoint.CheckpointError). Any other exception is a bug and keeps its traceback."""
+    minigan.checkpoint.CheckpointError). A run that diverged (minigan.gan.DivergenceError, whose
+    message names the iteration, the player and the checkpoint kept) exits the same way with status 1:
+    the command was right, the training failed. Any other exception is a bug and keeps its traceback."""
     from ..checkpoint import CheckpointError
     from ..data.idx import IdxError
     from ..data.mnist import DataNotFoundError, DataVerificationError
     from ..data.safe_unpickle import UnsafePickleError
+    from ..gan.divergence import DivergenceError
 
+    prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "demo"
     try:
         return main(argv)
     except (RunError, CheckpointError, DataNotFoundError, DataVerificationError, IdxError, UnsafePickleError) as e:
-        prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "demo"
         print(f"{prog}: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except DivergenceError as e:
+        kept = " (give the same command with --resume to continue from it)" if e.checkpoint is not None else ""
+        print(f"{prog}: error: {e}{kept}", file=sys.stderr)
+        raise SystemExit(1) from None
