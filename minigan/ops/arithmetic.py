@@ -80,6 +80,8 @@ class Div(Function):
 class AddScalar(Function):
     """y = x + c for a Python number c.   dL/dx = g."""
 
+    c: float  # the Python number added
+
     def forward(self, x):
         return x + self.c
 
@@ -89,6 +91,8 @@ class AddScalar(Function):
 
 class RSubScalar(Function):
     """y = c - x for a Python number c.   dL/dx = -g."""
+
+    c: float  # the Python number x is subtracted from
 
     def forward(self, x):
         return self.c - x
@@ -100,6 +104,8 @@ class RSubScalar(Function):
 class MulScalar(Function):
     """y = c x for a Python number c.   dL/dx = c g."""
 
+    c: float  # the Python number x is multiplied by
+
     def forward(self, x):
         return x * self.c
 
@@ -110,6 +116,8 @@ class MulScalar(Function):
 class DivScalar(Function):
     """y = x / c for a Python number c.   dL/dx = g / c."""
 
+    c: float  # the Python number x is divided by
+
     def forward(self, x):
         return x / self.c
 
@@ -119,6 +127,8 @@ class DivScalar(Function):
 
 class RDivScalar(Function):
     """y = c / x for a Python number c.   dL/dx = -g c / x^2."""
+
+    c: float  # the Python number divided by x
 
     def forward(self, x):
         return self.c / x
@@ -140,6 +150,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """y = x^c for a constant c.   dL/dx = g * c * x^(c-1)."""
+
+    c: float  # the exponent
 
     def forward(self, x):
         return x ** self.c
@@ -244,6 +256,8 @@ class Where(Function):
     """y = cond ? a : b (cond is data, not differentiated).
     dL/da = sum_to(cond ? g : 0), dL/db = sum_to(cond ? 0 : g)."""
 
+    cond: object  # boolean array (same backend as a and b): where y takes a
+
     def forward(self, a, b):
         return backend.array_module(a, b).where(self.cond, a, b)
 
@@ -257,6 +271,9 @@ class Where(Function):
 
 class Clip(Function):
     """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]."""
+
+    lo: float | None  # lower bound, or None for none
+    hi: float | None  # upper bound, or None for none
 
     def forward(self, x):
         return backend.array_module(x).clip(x, self.lo, self.hi)
@@ -274,6 +291,8 @@ class Clip(Function):
 class Cast(Function):
     """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
 
+    dtype: object  # the dtype of y
+
     def forward(self, x):
         return x.astype(self.dtype)
 
@@ -283,6 +302,8 @@ class Cast(Function):
 
 class ToBackend(Function):
     """y = x copied to another backend (numpy <-> cupy).   dL/dx = g copied back."""
+
+    target: str  # the backend y lives on: 'numpy' or 'cupy'
 
     def forward(self, x):
         return backend.to_backend(x, self.target)
