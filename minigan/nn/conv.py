@@ -7,7 +7,7 @@ import numpy
 
 from .. import functional as F
 from . import init
-from .module import Module, check_dtype, new_parameter
+from .module import Module, add_weight_and_bias, check_dtype
 
 
 def _pair(name, v):
@@ -32,11 +32,7 @@ class _ConvNd(Module):
                 f"{kind}: need kernel_size >= 1, stride >= 1, padding >= 0; got {self.kernel_size}, "
                 f"{self.stride}, {self.padding}"
             )
-        self.weight = new_parameter(weight_shape + self.kernel_size, dtype)
-        if bias:
-            self.bias = new_parameter((out_channels,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, weight_shape + self.kernel_size, out_channels if bias else None, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):

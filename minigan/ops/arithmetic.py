@@ -236,8 +236,7 @@ class Maximum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        pick_a = Tensor((a.data >= b.data).astype(gy.dtype))
-        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+        return _to_the_picked(gy, a, b, a.data >= b.data)
 
 
 class Minimum(Function):
@@ -248,8 +247,14 @@ class Minimum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        pick_a = Tensor((a.data <= b.data).astype(gy.dtype))
-        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+        return _to_the_picked(gy, a, b, a.data <= b.data)
+
+
+def _to_the_picked(gy, a, b, a_picked):
+    """(dL/da, dL/db) of an op whose y copies a where a_picked holds and b elsewhere: each element
+    of g goes to the input that was copied (a tie goes to a, whichever way the comparison leans)."""
+    pick_a = Tensor(a_picked.astype(gy.dtype))
+    return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
 
 
 class Where(Function):
@@ -319,36 +324,32 @@ class ToBackend(Function):
 _SCALARS = (int, float)
 
 
-def add(a, b):
+def _binary(a, b, tensor_op, number_right, number_left):
+    """a (op) b: ``number_right.apply(a, c=b)`` when b is a Python number, ``number_left.apply(b, c=a)``
+    when a is, else ``tensor_op`` on the two as Tensors."""
     if type(b) in _SCALARS:
-        return AddScalar.apply(a, c=b)
+        return number_right.apply(a, c=b)
     if type(a) in _SCALARS:
-        return AddScalar.apply(b, c=a)
-    return Add.apply(*_pair(a, b))
+        return number_left.apply(b, c=a)
+    return tensor_op.apply(*_pair(a, b))
+
+
+def add(a, b):
+    return _binary(a, b, Add, AddScalar, AddScalar)
 
 
 def sub(a, b):
     if type(b) in _SCALARS:
         return AddScalar.apply(a, c=-b)  # a + (-c) is exactly a - c in IEEE arithmetic
-    if type(a) in _SCALARS:
-        return RSubScalar.apply(b, c=a)
-    return Sub.apply(*_pair(a, b))
+    return _binary(a, b, Sub, None, RSubScalar)  # b is not a number here: no number_right needed
 
 
 def mul(a, b):
-    if type(b) in _SCALARS:
-        return MulScalar.apply(a, c=b)
-    if type(a) in _SCALARS:
-        return MulScalar.apply(b, c=a)
-    return Mul.apply(*_pair(a, b))
+    return _binary(a, b, Mul, MulScalar, MulScalar)
 
 
 def div(a, b):
-    if type(b) in _SCALARS:
-        return DivScalar.apply(a, c=b)
-    if type(a) in _SCALARS:
-        return RDivScalar.apply(b, c=a)
-    return Div.apply(*_pair(a, b))
+    return _binary(a, b, Div, DivScalar, RDivScalar)
 
 
 def neg(x):
