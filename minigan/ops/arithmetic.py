@@ -23,7 +23,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
-def _pair(a, b):
+def _as_tensors(a, b):
+    """Both operands as Tensors: a constant (array or number) is wrapped like the Tensor beside it."""
     a = a if isinstance(a, Tensor) else as_tensor(a, b if isinstance(b, Tensor) else None)
     b = b if isinstance(b, Tensor) else as_tensor(b, a)
     return a, b
@@ -331,7 +332,7 @@ def _binary(a, b, tensor_op, number_right, number_left):
         return number_right.apply(a, c=b)
     if type(a) in _SCALARS:
         return number_left.apply(b, c=a)
-    return tensor_op.apply(*_pair(a, b))
+    return tensor_op.apply(*_as_tensors(a, b))
 
 
 def add(a, b):
@@ -359,7 +360,7 @@ def neg(x):
 def pow(a, b):  # noqa: A001 - the op is called pow, as in PyTorch
     if isinstance(b, numbers.Number):
         return PowScalar.apply(a, c=b)
-    return Pow.apply(*_pair(a, b))
+    return Pow.apply(*_as_tensors(a, b))
 
 
 def exp(x):
@@ -383,16 +384,16 @@ def abs(x):  # noqa: A001
 
 
 def maximum(a, b):
-    return Maximum.apply(*_pair(a, b))
+    return Maximum.apply(*_as_tensors(a, b))
 
 
 def minimum(a, b):
-    return Minimum.apply(*_pair(a, b))
+    return Minimum.apply(*_as_tensors(a, b))
 
 
 def where(cond, a, b):
     """Elementwise choice: a where cond holds, else b (cond: bool array or Tensor)."""
-    a, b = _pair(a, b)
+    a, b = _as_tensors(a, b)
     cond = cond.data if isinstance(cond, Tensor) else cond
     xp = backend.array_module(a.data, b.data)
     cond = xp.asarray(cond, dtype=bool)

@@ -281,7 +281,8 @@ def _conv2d_output_padding(x_shape, y_shape, w_shape, stride, padding):
 # -- the user's face: argument checks, then apply ---------------------------------------------
 
 
-def _pair(op, name, v, minimum):
+def _int_pair(op, name, v, minimum):
+    """An int n or a pair (h, w) of ints, each >= minimum, as the pair (n, n) or (h, w)."""
     pair = (v, v) if isinstance(v, numbers.Integral) else tuple(v) if isinstance(v, (tuple, list)) else None
     if pair is None or len(pair) != 2 or not all(isinstance(n, numbers.Integral) for n in pair):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
@@ -319,7 +320,7 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     Returns (N, O, H', W') with H' = floor((H + 2 padding - kh) / stride) + 1.
     """
     op = "conv2d"
-    stride, padding = _pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0)
+    stride, padding = _int_pair(op, "stride", stride, 1), _int_pair(op, "padding", padding, 0)
     x, W, b = _check(op, x, W, b, 1)
     Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], W.shape[2], W.shape[3], stride, padding)
     if Ho <= 0 or Wo <= 0:
@@ -339,8 +340,8 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     output_padding (< stride) picks among the sizes a strided conv2d maps back to H.
     """
     op = "conv_transpose2d"
-    stride, padding = _pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0)
-    output_padding = _pair(op, "output_padding", output_padding, 0)
+    stride, padding = _int_pair(op, "stride", stride, 1), _int_pair(op, "padding", padding, 0)
+    output_padding = _int_pair(op, "output_padding", output_padding, 0)
     if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
         raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride}")
     x, W, b = _check(op, x, W, b, 0)
