@@ -229,33 +229,40 @@ class Abs(Function):
         return gy * Tensor(backend.array_module(x).sign(x))
 
 
+def _split_at_ties(gy, a, b, a_wins):
+    """(dL/da, dL/db) of max(a, b) or min(a, b): a's share s of g is 1 where a wins, 1/2 at a tie,
+    else 0, and b gets 1 - s; each summed back to its input's shape."""
+    xp = backend.array_module(a_wins)
+    share_a = Tensor(xp.where(a.data == b.data, 0.5, a_wins).astype(gy.dtype))
+    return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
+
+
 class Maximum(Function):
-    """y = max(a, b) elementwise.   dL/da = sum_to(g * [a >= b]), dL/db = sum_to(g * [a < b])."""
+    """y = max(a, b) elementwise.
+    dL/da = sum_to(g * s), dL/db = sum_to(g * (1 - s)), s = [a > b] + [a = b] / 2.
+
+    At a tie a and b share g equally, as tied winners do in the max/min reductions and in
+    maxout (and as in PyTorch), so that max(a, b) and max(b, a) have the same gradients.
+    """
 
     def forward(self, a, b):
         return backend.array_module(a, b).maximum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        return _to_the_picked(gy, a, b, a.data >= b.data)
+        return _split_at_ties(gy, a, b, a.data > b.data)
 
 
 class Minimum(Function):
-    """y = min(a, b) elementwise.   dL/da = sum_to(g * [a <= b]), dL/db = sum_to(g * [a > b])."""
+    """y = min(a, b) elementwise.
+    dL/da = sum_to(g * s), dL/db = sum_to(g * (1 - s)), s = [a < b] + [a = b] / 2 (ties share g, as in Maximum)."""
 
     def forward(self, a, b):
         return backend.array_module(a, b).minimum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        return _to_the_picked(gy, a, b, a.data <= b.data)
-
-
-def _to_the_picked(gy, a, b, a_picked):
-    """(dL/da, dL/db) of an op whose y copies a where a_picked holds and b elsewhere: each element
-    of g goes to the input that was copied (a tie goes to a, whichever way the comparison leans)."""
-    pick_a = Tensor(a_picked.astype(gy.dtype))
-    return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+        return _split_at_ties(gy, a, b, a.data < b.data)
 
 
 class Where(Function):
