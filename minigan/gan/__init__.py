@@ -7,3 +7,4 @@ The set-ups that combine them into the experiments of docs/07 are in minigan/exp
 """
 from . import losses  # noqa: F401
 from .algorithm import GAN  # noqa: F401
+from .divergence import DivergenceError  # noqa: F401
