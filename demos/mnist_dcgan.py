@@ -46,7 +46,7 @@ from minigan.data import load_mnist  # noqa: E402
 from minigan.data.toy import NormalNoise  # noqa: E402
 from minigan.gan import GAN  # noqa: E402
 from minigan.gan.metrics import feature_statistics, inception_score, nearest_rows  # noqa: E402
-from minigan.models.classifier import load_classifier, predict, scores, to_unit_range  # noqa: E402
+from minigan.models.classifier import load_classifier, predict, scores, to_tanh_range  # noqa: E402
 from minigan.models.dcgan import Z_DIM, build_dcgan  # noqa: E402
 
 N_CLASSES = 10
@@ -128,12 +128,12 @@ def evaluate(args, G, data):
     z = gen.np.standard_normal((args.n_eval, Z_DIM)).astype(numpy.float32)
     y = numpy.arange(args.n_eval) % N_CLASSES if args.conditional else None
     samples = generate(G, z, y)
-    test = to_unit_range(data["test"][0][:args.n_eval])
+    test = to_tanh_range(data["test"][0][:args.n_eval])
     test_probs, test_feats = predict(clf, test)
     test_stats = feature_statistics(test_feats)
     result = {"classifier": args.classifier, "classifier_test_acc": info.get("test_acc"), "n": args.n_eval}
     result["samples"] = scores(clf, samples, test_stats)
-    real = scores(clf, to_unit_range(data["train"][0][:args.n_eval]), test_stats)
+    real = scores(clf, to_tanh_range(data["train"][0][:args.n_eval]), test_stats)
     is_test, is_test_std = inception_score(test_probs)
     result["real"] = {"inception_score_test": is_test, "inception_score_test_std": is_test_std,
                       "inception_score_train": real["inception_score"],
@@ -178,7 +178,7 @@ def run_demo(args, argv, run):
     images, labels = data["train"]
     if args.subset:
         images, labels = images[:args.subset], labels[:args.subset]
-    x_train = to_unit_range(images)
+    x_train = to_tanh_range(images)
     n_classes = N_CLASSES if args.conditional else 0
 
     gen = mg.Generator(args.seed)

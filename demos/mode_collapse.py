@@ -4,8 +4,7 @@
                                    [--seeds 10] [--steps N] [--workers 2] [--g-layers 2]
                                    [--save-models] [--drs]
 
-Each variant is a builder in the registry minigan/gan/variants.py (plus unrolled and consensus,
-registered by minigan/gan/unrolled.py and minigan/gan/consensus.py); all share G, D, z ~ N(0, I_2),
+Each variant is a builder in the registry minigan/experiments/variants.py; all share G, D, z ~ N(0, I_2),
 the minibatch size m and the number of Algorithm-1 iterations, unless the idea of the variant is
 to change one of them. p_data (minigan/data/toy.py): eight Gaussians of std 0.01 on the unit
 circle; 25 Gaussians of std 0.05 on {-4, -2, 0, 2, 4}^2. After training, 2,500 samples of G are
@@ -51,9 +50,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minigan as mg  # noqa: E402
 from minigan import runs  # noqa: E402
-import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
-import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
-from minigan.gan import rejection, variants  # noqa: E402
+from minigan.experiments import variants  # noqa: E402
+from minigan.gan import rejection  # noqa: E402
 from minigan.gan.metrics import mode_coverage  # noqa: E402
 from demos.mode_collapse_table import (  # noqa: E402,F401 - the table's pieces, re-exported for the tests
     DATASETS, GOAL, NOISE_SIGMA, drs_record, mean_se, meets_goal, scatter, summarise, table_md,

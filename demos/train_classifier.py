@@ -37,7 +37,7 @@ from minigan import optim, runs  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
 from minigan.gan.metrics import feature_statistics, frechet_distance, inception_score  # noqa: E402
 from minigan.models.classifier import (  # noqa: E402
-    MNISTClassifier, accuracy, cross_entropy, predict, save_classifier, to_unit_range,
+    MNISTClassifier, accuracy, cross_entropy, predict, save_classifier, to_tanh_range,
 )
 
 N_REF = 10000
@@ -50,9 +50,9 @@ def reference_scores(model, data, n=N_REF):
         probs, feats = predict(model, x)
         return inception_score(probs), feature_statistics(feats)
 
-    (is_test, is_test_std), test_stats = stats(to_unit_range(data["test"][0][:n]))
-    (is_train, _), train_stats = stats(to_unit_range(data["train"][0][:n]))
-    _, valid_stats = stats(to_unit_range(data["valid"][0][:n]))
+    (is_test, is_test_std), test_stats = stats(to_tanh_range(data["test"][0][:n]))
+    (is_train, _), train_stats = stats(to_tanh_range(data["train"][0][:n]))
+    _, valid_stats = stats(to_tanh_range(data["valid"][0][:n]))
     return {
         "n": n,
         "inception_score_test": is_test, "inception_score_test_std": is_test_std,
@@ -104,9 +104,9 @@ def run(args, argv):
 
     data = load_mnist(args.data_dir)
     cut = slice(None, args.subset)  # --subset: the first N images of each split
-    x_train, y_train = to_unit_range(data["train"][0][cut]), data["train"][1][cut]
-    x_valid, y_valid = to_unit_range(data["valid"][0][cut]), data["valid"][1][cut]
-    x_test, y_test = to_unit_range(data["test"][0][cut]), data["test"][1][cut]
+    x_train, y_train = to_tanh_range(data["train"][0][cut]), data["train"][1][cut]
+    x_valid, y_valid = to_tanh_range(data["valid"][0][cut]), data["valid"][1][cut]
+    x_test, y_test = to_tanh_range(data["test"][0][cut]), data["test"][1][cut]
 
     gen = mg.Generator(args.seed)
     model = MNISTClassifier(generator=gen)

@@ -199,8 +199,7 @@ class GAN:
         real_out, fake_out = self.D(x), self.D(self.G(z))   # one forward pass serves both losses
         loss_D = self.d_loss(real_out, fake_out)
         loss_G = self.g_loss(fake_out)
-        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
-        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        grads_D, grads_G = self.simultaneous_directions(loss_D, loss_G)
         for params, grads in ((self.opt_D.params, grads_D), (self.opt_G.params, grads_G)):
             for p, g in zip(params, grads):
                 p.grad = g
@@ -211,6 +210,17 @@ class GAN:
         self._after_update(self.opt_G)
         return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
+
+    def simultaneous_directions(self, loss_D, loss_G):
+        """What each optimiser of simultaneous_step steps along: (grad_{theta_d} J_D, grad_{theta_g} J_G).
+
+        Both gradients are taken at the same point, before either player moves. A subclass that
+        changes the update rule of the simultaneous game (consensus optimisation) overrides this;
+        it returns two lists, one entry (a Tensor, or None for an unused parameter) per parameter.
+        """
+        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
+        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        return grads_D, grads_G
 
     def train_step(self) -> dict:
         """One training iteration: k D steps then one G step (or one simultaneous step).
