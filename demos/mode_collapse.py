@@ -87,7 +87,10 @@ def run_one(job):
         gan.load_checkpoint(path)
     else:
         t_cpu, t_wall = time.process_time(), time.time()
-        gan.train(job["steps"], progress=False)
+        try:
+            gan.train(job["steps"], progress=False)
+        except mg.DivergenceError:
+            pass  # a variant that diverges is a row of the table (finite: false), not the end of the table
         cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
         if path is not None:  # the trained pair with its schedules and the Generator's state, before sampling
             gan.save_checkpoint(path)

@@ -162,3 +162,22 @@ def test_long_run_meets_the_goal(tmp_path, variant, seed, m):
         print(f"\n[goal] {variant} seed {seed} {dataset}: {s['modes']['mean']} modes, "
               f"{100 * s['high_quality']['mean']:.1f}% HQ, reverse KL {s['reverse_kl']['mean']:.4f}")
         assert s["goal_seeds"] == 1
+
+
+def test_a_diverging_variant_is_a_row_not_the_end_of_the_table(demo, monkeypatch):
+    """GAN.train raises DivergenceError on a non-finite loss; the table must record that run
+    (finite: false) and go on, as a variant that diverges is itself a result."""
+    import minigan as mg
+    from minigan.gan.algorithm import GAN
+
+    def diverge(self, steps, **kwargs):
+        for p in self.G.parameters():
+            p.data[...] = float("nan")
+        raise mg.DivergenceError(step=1, player="G", quantity="loss")
+
+    monkeypatch.setattr(GAN, "train", diverge)
+    job = dict(variant="vanilla", dataset="ring", seed=0, steps=2, m=8, hidden=8, g_layers=2,
+               noise_sigma=demo.NOISE_SIGMA, backend="numpy", drs=False, models_dir=None)
+    record, samples, _ = demo.run_one(job)
+    assert record["finite"] is False
+    assert record["variant"] == "vanilla" and record["seed"] == 0
