@@ -25,10 +25,10 @@ import numpy
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import harness  # noqa: E402
+import harness
 
-import minigan as mg  # noqa: E402
-import minigan.functional as F  # noqa: E402
+import minigan as mg
+import minigan.functional as F
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: ~1e-7 per rounding, a few hundred terms per sum
 

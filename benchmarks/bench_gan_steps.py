@@ -35,12 +35,12 @@ import numpy
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import harness  # noqa: E402
+import harness
 
-import minigan as mg  # noqa: E402
-from minigan import optim  # noqa: E402
-from minigan.gan.algorithm import GAN  # noqa: E402
-from minigan.models import dcgan, paper_mlp  # noqa: E402
+import minigan as mg
+from minigan import optim
+from minigan.gan.algorithm import GAN
+from minigan.models import dcgan, paper_mlp
 
 N_IMAGES = 2000  # a pool of stand-in images; the step's cost does not depend on their values
 

@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from functools import partial
 
 
 def _threads_from_argv(argv):
@@ -207,25 +208,25 @@ def profile():
             x = rng.standard_normal((N, C_in, H, H), dtype=numpy.float32)
             Ho = (H + 2 - 4) // 2 + 1
             g = rng.standard_normal((N, C_out, Ho, Ho), dtype=numpy.float32)
-            t_im2col = _time(lambda: conv_ops._x_cols(x, 4, 4, st, pd))
+            t_im2col = _time(partial(conv_ops._x_cols, x, 4, 4, st, pd))
             cols = numpy.ones((C_in, 4, 4, Ho, Ho, N), numpy.float32)
-            t_col2im = _time(lambda: conv_ops._col2im(cols, 2, 2, H + 2, H + 2))
+            t_col2im = _time(partial(conv_ops._col2im, cols, 2, 2, H + 2, H + 2))
             # g to batch-last once (shared by dL/dx and dL/dW), y and dL/dx back to NCHW
             y_cn = numpy.ones((C_out, Ho, Ho, N), numpy.float32)
             x_cn = numpy.ones((C_in, H, H, N), numpy.float32)
-            t_tr = (_time(lambda: conv_ops._g_mat(g)) + _time(lambda: conv_ops._to_nchw(y_cn))
-                    + _time(lambda: conv_ops._to_nchw(x_cn)))
+            t_tr = (_time(partial(conv_ops._g_mat, g)) + _time(partial(conv_ops._to_nchw, y_cn))
+                    + _time(partial(conv_ops._to_nchw, x_cn)))
         else:
             Ho = (H - 1) * 2 - 2 + 4
             x = rng.standard_normal((N, C_in, H, H), dtype=numpy.float32)
             g = rng.standard_normal((N, C_out, Ho, Ho), dtype=numpy.float32)
-            t_im2col = _time(lambda: conv_ops._x_cols(g, 4, 4, st, pd))  # one im2col(g) serves dL/dx and dL/dW
+            t_im2col = _time(partial(conv_ops._x_cols, g, 4, 4, st, pd))  # one im2col(g) serves dL/dx and dL/dW
             cols = numpy.ones((C_out, 4, 4, H, H, N), numpy.float32)
-            t_col2im = _time(lambda: conv_ops._col2im(cols, 2, 2, Ho + 2, Ho + 2))
+            t_col2im = _time(partial(conv_ops._col2im, cols, 2, 2, Ho + 2, Ho + 2))
             y_cn = numpy.ones((C_out, Ho, Ho, N), numpy.float32)
             x_cn = numpy.ones((C_in, H, H, N), numpy.float32)
-            t_tr = (_time(lambda: conv_ops._g_mat(x)) + _time(lambda: conv_ops._to_nchw(y_cn))
-                    + _time(lambda: conv_ops._to_nchw(x_cn)))
+            t_tr = (_time(partial(conv_ops._g_mat, x)) + _time(partial(conv_ops._to_nchw, y_cn))
+                    + _time(partial(conv_ops._to_nchw, x_cn)))
         t_step, t_gemm = _time(step), _time(floor)
         rest = t_step - t_gemm - t_im2col - t_col2im - t_tr  # engine, bias sums, allocation
         print(f"| {name} | {t_step:.2f} | {t_gemm:.2f} | {t_im2col:.2f} | {t_col2im:.2f} | {t_tr:.2f} | {rest:.2f} |")

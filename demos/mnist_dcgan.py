@@ -40,14 +40,14 @@ import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-import minigan as mg  # noqa: E402
-from minigan import optim, runs, viz  # noqa: E402
-from minigan.data import load_mnist  # noqa: E402
-from minigan.data.toy import NormalNoise  # noqa: E402
-from minigan.gan import GAN  # noqa: E402
-from minigan.gan.metrics import feature_statistics, inception_score, nearest_rows  # noqa: E402
-from minigan.models.classifier import load_classifier, predict, scores, to_tanh_range  # noqa: E402
-from minigan.models.dcgan import Z_DIM, build_dcgan  # noqa: E402
+import minigan as mg
+from minigan import optim, runs, viz
+from minigan.data import load_mnist
+from minigan.data.toy import NormalNoise
+from minigan.gan import GAN
+from minigan.gan.metrics import feature_statistics, inception_score, nearest_rows
+from minigan.models.classifier import load_classifier, predict, scores, to_tanh_range
+from minigan.models.dcgan import Z_DIM, build_dcgan
 
 N_CLASSES = 10
 DEFAULT_CLASSIFIER = os.path.join("runs", "classifier", "classifier.npz")

@@ -38,17 +38,17 @@ import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-import minigan as mg  # noqa: E402
-from minigan import backend, optim, runs, viz  # noqa: E402
-from minigan.data import load_mnist  # noqa: E402
-from minigan.gan import losses  # noqa: E402
-from minigan.gan.algorithm import GAN  # noqa: E402
-from minigan.gan.metrics import PARZEN_SIGMAS, nearest_rows, parzen_log_likelihood, select_parzen_sigma  # noqa: E402
-from minigan.models import paper_mlp  # noqa: E402
-from demos.mnist_mlp_flags import (  # noqa: E402,F401 - the command line, re-exported for the tests
+import minigan as mg
+from minigan import backend, optim, runs, viz
+from minigan.data import load_mnist
+from minigan.gan import losses
+from minigan.gan.algorithm import GAN
+from minigan.gan.metrics import PARZEN_SIGMAS, nearest_rows, parzen_log_likelihood, select_parzen_sigma
+from minigan.models import paper_mlp
+from demos.mnist_mlp_flags import (  # noqa: F401 - the command line, re-exported for the tests
     NEW_RUN_AVERAGES, PAPER_LR_DECAY, UNIFORM, anneal_spec, average_spec, parse_args, report_spec,
 )
-from demos.mnist_mlp_runs import (  # noqa: E402,F401 - the run management, re-exported for the tests
+from demos.mnist_mlp_runs import (  # noqa: F401 - the run management, re-exported for the tests
     ShuffledMinibatches, apply_lr_decay, average_key, choose_reported, describe_average, evaluate_averages,
     game_lost_to_D, headline, load_progress, start_run, switch_lr_decay,
 )

@@ -33,19 +33,19 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # two BLAS threads on two busy cores spin against each other
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import sys
+import time
 
-import numpy  # noqa: E402
+import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-import minigan as mg  # noqa: E402
-import minigan.functional as F  # noqa: E402
-from minigan import nn, optim, runs, viz  # noqa: E402
-from minigan.data import load_mnist  # noqa: E402
-from minigan.gan import semi_supervised as ss  # noqa: E402
+import minigan as mg
+import minigan.functional as F
+from minigan import nn, optim, runs, viz
+from minigan.data import load_mnist
+from minigan.gan import semi_supervised as ss
 
 
 class GaussianNoise(nn.Module):

@@ -32,11 +32,11 @@ import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-import minigan as mg  # noqa: E402
-from minigan import optim, runs  # noqa: E402
-from minigan.data import load_mnist  # noqa: E402
-from minigan.gan.metrics import feature_statistics, frechet_distance, inception_score  # noqa: E402
-from minigan.models.classifier import (  # noqa: E402
+import minigan as mg
+from minigan import optim, runs
+from minigan.data import load_mnist
+from minigan.gan.metrics import feature_statistics, frechet_distance, inception_score
+from minigan.models.classifier import (
     MNISTClassifier, accuracy, cross_entropy, predict, save_classifier, to_tanh_range,
 )
 

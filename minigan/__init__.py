@@ -2,24 +2,24 @@
 
 Re-exports only; each name lives in the module named beside it.
 """
-from . import ops  # noqa: F401 - loads the ops before their operators are bound
-from . import tensor_methods  # noqa: F401 - binds Tensor's operators (see that module)
-from . import functional  # noqa: F401
-from .autograd import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad  # noqa: F401
-from .backend import (  # noqa: F401
+from . import ops  # loads the ops before their operators are bound
+from . import tensor_methods  # binds Tensor's operators (see that module)
+from . import functional
+from .autograd import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
+from .backend import (
     BackendError, backend_scope, cupy_available, cupy_unavailable_reason, default_backend, use_backend,
 )
-from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like  # noqa: F401
-from .gan.divergence import DivergenceError  # noqa: F401
-from .graph import to_dot  # noqa: F401
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
-from .ops import (  # noqa: F401
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .gan.divergence import DivergenceError
+from .graph import to_dot
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import (
     abs, argmax, argmin, cat, clip, clone, concatenate, exp, flatten, log, log1p, matmul, maximum, mean, minimum,
     pad, sqrt, squeeze, stack, std, sum, unsqueeze, var, where,
 )
-from .random import Generator, default_generator, manual_seed  # noqa: F401
-from .ops import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401 - torch.sigmoid etc.
-from . import nn, optim  # noqa: F401,E402 - after the ops they build on: mg.nn and mg.optim, as torch.nn
+from .random import Generator, default_generator, manual_seed
+from .ops import log_softmax, relu, sigmoid, softmax, tanh  # torch.sigmoid etc.
+from . import nn, optim  # after the ops they build on: mg.nn and mg.optim, as torch.nn
 
 # PyTorch names that minigan spells otherwise: an AttributeError that names the minigan way
 _TORCH_HINTS = {

@@ -40,7 +40,7 @@ def _load_cupy():
         return _cupy
     _cupy_tried = True
     try:
-        import cupy  # noqa: PLC0415 - the one guarded import of cupy in minigan
+        import cupy  # the one guarded import of cupy in minigan
 
         # Importing cupy succeeds without a driver; touching the device is what fails.
         count = cupy.cuda.runtime.getDeviceCount()
@@ -180,6 +180,6 @@ def scatter_add(xp, target, index, values) -> None:
     if xp is numpy:
         numpy.add.at(target, index, values)
     else:
-        import cupyx  # noqa: PLC0415 - only reached with cupy arrays
+        import cupyx  # only reached with cupy arrays
 
         cupyx.scatter_add(target, index, values)

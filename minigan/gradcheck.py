@@ -173,4 +173,5 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, **kwargs):
         gs = grad([o for o, _ in live], wrt, [v for _, v in live], create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first_derivative, list(inputs) + vs, eps=eps, atol=atol, rtol=rtol, seed=seed, _record=True, **kwargs)
+    return gradcheck(first_derivative, list(inputs) + vs, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     _record=True, **kwargs)

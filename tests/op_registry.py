@@ -345,7 +345,8 @@ REGISTRY = [
     _spec("relu", F.relu, lambda x: numpy.maximum(x, 0), unary(), kinks="x = 0", fix=_off_zero(0.1)),
     _spec("leaky_relu", lambda x, negative_slope: F.leaky_relu(x, negative_slope),
           lambda x, negative_slope: numpy.where(x > 0, x, negative_slope * x),
-          st.tuples(shapes(), st.sampled_from((0.01, 0.2, -0.5, 1.0, 3.0))).map(  # max(x, s x) for s <= 1, min for s > 1
+          # max(x, s x) for s <= 1, min for s > 1
+          st.tuples(shapes(), st.sampled_from((0.01, 0.2, -0.5, 1.0, 3.0))).map(
               lambda t: ((t[0],), {"negative_slope": t[1]})),
           kinks="x = 0", fix=_off_zero(0.1)),
     _spec("sigmoid", F.sigmoid, _np_sigmoid, unary()),

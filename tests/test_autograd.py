@@ -127,7 +127,7 @@ def test_no_grad_and_enable_grad():
     assert z.requires_grad and z.creator is not None
     with pytest.raises(ZeroDivisionError):
         with mg.no_grad():
-            1 / 0
+            _ = 1 / 0
     assert mg.is_grad_enabled(), "no_grad must restore the mode after an exception"
 
 
@@ -185,7 +185,8 @@ class TooManyGradients(Function):
 def test_wrong_shaped_gradient_names_the_op():
     x = mg.tensor(numpy.ones(2), requires_grad=True)
     y = BrokenDouble.apply(x)
-    with pytest.raises(RuntimeError, match=r"BrokenDouble\.backward: gradient of shape \(3, 3\) for an input of shape \(2,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"BrokenDouble\.backward: gradient of shape \(3, 3\) for an input of shape \(2,\)"):
         y.backward(mg.ones(2, dtype=numpy.float64))
 
 

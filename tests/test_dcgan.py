@@ -16,7 +16,7 @@ import pytest
 import minigan as mg
 from minigan import nn, optim
 from minigan.gan import GAN
-from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan, dcgan_init_, one_hot
+from minigan.models.dcgan import build_dcgan, dcgan_init_, one_hot
 from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

@@ -56,7 +56,7 @@ def run_block(path, line, code, reason):
         pytest.skip(f"{path} line {line} is marked no-run: {reason}")
     compiled = compile("\n" * line + code, path, "exec")   # tracebacks point at the Markdown line
     try:
-        exec(compiled, {"__name__": f"docs_block_{line}"})  # noqa: S102 - running the documents is the point
+        exec(compiled, {"__name__": f"docs_block_{line}"})  # running the documents is the point
     except DataNotFoundError as error:
         pytest.skip(f"{path} line {line} needs MNIST, which is not installed: {error}")
 

@@ -72,7 +72,7 @@ def test_generator_losses_match_formula_and_closed_form_gradient(name, ref, dref
 def test_d_loss_gradient_is_sigmoid_minus_target():
     """d/da BCE(a, t) = sigmoid(a) - t: real examples (t = 1 or 0.9) and fakes (t = 0), each mean over m."""
     for label in (1.0, 0.9):
-        g_real, g_fake = grad_of(lambda r, f: losses.d_loss(r, f, real_label=label), A, B)
+        g_real, g_fake = grad_of(lambda r, f, label=label: losses.d_loss(r, f, real_label=label), A, B)
         numpy.testing.assert_allclose(g_real, (sig(A) - label) / len(A), rtol=1e-12, atol=1e-15)
         numpy.testing.assert_allclose(g_fake, sig(B) / len(B), rtol=1e-12, atol=1e-15)
 

@@ -275,7 +275,8 @@ def test_demo_average_of_G_scored_beside_G_added_on_resume_and_kept(tmp_path):
     assert row["beta"] == 0.5 and row["from_step"] == 2 and row["updates"] == 2
     assert math.isfinite(row["parzen_ll"]) and row["parzen_ll"] != second["parzen_ll"]
     averaged = numpy.load(os.path.join(out, row["samples"]))
-    assert averaged.shape == (300, 784) and not numpy.array_equal(averaged, numpy.load(os.path.join(out, "samples.npy")))
+    assert averaged.shape == (300, 784)
+    assert not numpy.array_equal(averaged, numpy.load(os.path.join(out, "samples.npy")))
     assert [p["step"] for p in second["average_curves"]["0.5"]] == [4]
     third = demo.main(["--out", out, "--steps", "6", "--resume", "--no-figures", *SMOKE])  # kept without the flag
     assert [(a["beta"], a["from_step"], a["updates"]) for a in third["average_G"]] == [(0.5, 2, 4)]
@@ -427,5 +428,6 @@ def test_game_lost_to_D_flags_only_a_perfect_discriminator():
     demo = load_demo()
     assert demo.game_lost_to_D({"d_real": 1.0, "d_fake": 0.0})  # seed 1 at 5,000 iterations
     assert demo.game_lost_to_D({"d_real": 0.995, "d_fake": 0.004})
-    for healthy in ({"d_real": 0.61, "d_fake": 0.41}, {"d_real": 0.93, "d_fake": 0.08}, {"d_real": 1.0, "d_fake": 0.02}):
+    for healthy in ({"d_real": 0.61, "d_fake": 0.41}, {"d_real": 0.93, "d_fake": 0.08},
+                    {"d_real": 1.0, "d_fake": 0.02}):
         assert not demo.game_lost_to_D(healthy)

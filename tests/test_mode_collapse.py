@@ -107,7 +107,8 @@ def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
     assert drs["steps"] == demo.DRS["steps"] and 0.0 < drs["acceptance"] <= 1.0 and drs["draws"] >= 2500
     demo.main(["--out", str(during)] + args + ["--drs"])
     in_run = json.loads((during / "runs.jsonl").read_text().splitlines()[0])["drs"]
-    assert {k: v for k, v in in_run.items() if k != "cpu_seconds"} == {k: v for k, v in drs.items() if k != "cpu_seconds"}
+    assert ({k: v for k, v in in_run.items() if k != "cpu_seconds"}
+            == {k: v for k, v in drs.items() if k != "cpu_seconds"})
     samples = numpy.load(later / "samples_instance_noise+drs_ring.npy")
     numpy.testing.assert_array_equal(samples, numpy.load(during / "samples_instance_noise+drs_ring.npy"))
     c = mode_coverage(samples, toy.ring().centers, toy.ring().std)
@@ -143,7 +144,8 @@ def test_unknown_variant_is_refused(demo, tmp_path):
 
 # -- the goal, on purpose (-m slow) ----------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("variant, seed, m", [("vanilla", 0, 128), ("instance_noise", 7, 128), ("instance_noise", 6, 256)])
+@pytest.mark.parametrize("variant, seed, m",
+                         [("vanilla", 0, 128), ("instance_noise", 7, 128), ("instance_noise", 6, 256)])
 def test_long_run_meets_the_goal(tmp_path, variant, seed, m):
     """Single seeds of the goal runs of docs/appendix-variants.md section B.3 (about 9 CPU-minutes each):
     256-wide G and D, 30,000 iterations, 8/8 ring and 25/25 grid modes with >= 95% high-quality

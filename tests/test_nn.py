@@ -260,7 +260,8 @@ def test_batch_norm_modules(cls, args):
         for k, v in bn.state_dict().items():  # eval leaves the statistics alone
             numpy.testing.assert_array_equal(v, saved[k])
         bshape = (1, 3) + (1,) * (len(shape) - 2)
-        expected = (x.data - saved["running_mean"].reshape(bshape)) / numpy.sqrt(saved["running_var"].reshape(bshape) + 1e-5)
+        expected = ((x.data - saved["running_mean"].reshape(bshape))
+                    / numpy.sqrt(saved["running_var"].reshape(bshape) + 1e-5))
         numpy.testing.assert_allclose(y_eval.data, expected, rtol=1e-12)
         bn.train()
     with pytest.raises(ValueError, match=f"{cls.__name__}\\(3\\): expected input"):
@@ -442,4 +443,5 @@ def test_conv_layers_gradcheck():
     x = Tensor(g.normal((2, 2, 5, 4), dtype=numpy.float64).data, requires_grad=True)
     minigan.gradcheck(lambda x: deconv(F.leaky_relu(conv(x), 0.2)), [x])
     deconv(F.leaky_relu(conv(x), 0.2)).sum().backward()
-    assert all(p.grad is not None and p.grad.shape == p.shape for p in list(conv.parameters()) + list(deconv.parameters()))
+    assert all(p.grad is not None and p.grad.shape == p.shape
+               for p in list(conv.parameters()) + list(deconv.parameters()))

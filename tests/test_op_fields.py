@@ -66,9 +66,11 @@ def one_graph_through_every_op():
     flat = ops.transpose(ops.transpose(flat, (1, 0)), (1, 0))
     parts = [F.softmax(flat, axis=1), F.log_softmax(flat, axis=1), ops.clip(flat, -1.0, 1.0),
              ops.where(flat.data > 0, flat, flat * 0.5), flat + 1.0, 2.0 - flat, flat * 3.0, flat / 4.0,
-             5.0 / (flat * flat + 1.0), (flat * flat + 1.0) ** 1.5, ops.astype(ops.astype(flat, numpy.float32), numpy.float64),
-             ops.broadcast_to(ops.sum(flat, axis=1, keepdims=True), flat.shape), ops.max(flat, axis=0, keepdims=True) + flat,
-             ops.min(flat, axis=1, keepdims=True) + flat, ops.sum_to(ops.broadcast_to(flat[:1], flat.shape), (1, 72)) + flat,
+             5.0 / (flat * flat + 1.0), (flat * flat + 1.0) ** 1.5,
+             ops.astype(ops.astype(flat, numpy.float32), numpy.float64),
+             ops.broadcast_to(ops.sum(flat, axis=1, keepdims=True), flat.shape),
+             ops.max(flat, axis=0, keepdims=True) + flat, ops.min(flat, axis=1, keepdims=True) + flat,
+             ops.sum_to(ops.broadcast_to(flat[:1], flat.shape), (1, 72)) + flat,
              ops.pad(flat, ((0, 0), (1, 1)), value=0.5)[:, 1:-1], ops.cat([flat[:, :36], flat[:, 36:]], axis=1),
              ops.stack([flat, flat], axis=0)[1], ops.sum(flat[:, numpy.array([0, 0, 1])] ** 2) + flat]
     loss = ops.sum(ops.stack([ops.sum(p) for p in parts], axis=0))

@@ -436,7 +436,7 @@ def test_momentum_schedule_changes_the_update():
     opt = optim.SGD([p], lr=1.0, momentum=0.5)
     ramp = optim.LinearRamp(opt, "momentum", 0.5, 0.7, start=0, end=2)
     b, x = None, 0.0
-    for k in range(4):
+    for _ in range(4):
         mu = opt.momentum
         set_grad(p, [1.0])
         opt.step()

@@ -226,7 +226,8 @@ def _unbroadcast(g, shape):
 UNARY_DERIVATIVE = {  # f'(x), with the scalar ops' c as a keyword
     "neg": lambda x: -numpy.ones_like(x), "exp": numpy.exp, "log": lambda x: 1 / x,
     "log1p": lambda x: 1 / (1 + x), "sqrt": lambda x: 0.5 / numpy.sqrt(x), "abs": numpy.sign,
-    "relu": lambda x: (x > 0) * 1.0, "sigmoid": lambda x: sigmoid_ref(x) * sigmoid_ref(-x), "tanh": lambda x: 1 - numpy.tanh(x) ** 2,
+    "relu": lambda x: (x > 0) * 1.0, "sigmoid": lambda x: sigmoid_ref(x) * sigmoid_ref(-x),
+    "tanh": lambda x: 1 - numpy.tanh(x) ** 2,
     "softplus": sigmoid_ref, "log_sigmoid": lambda x: sigmoid_ref(-x),
     "leaky_relu": lambda x, negative_slope: numpy.where(x > 0, 1.0, negative_slope),
     "clip": lambda x, lo, hi: ((lo is None or x >= lo) & (hi is None or x <= hi)) * 1.0,

@@ -336,7 +336,7 @@ def test_divergence_worked_numbers_of_chapter_0():
 
 def test_divergence_closed_forms_on_discrete_distributions():
     rng = numpy.random.default_rng(0)
-    for trial in range(50):
+    for _trial in range(50):
         n = int(rng.integers(2, 9))
         p, q = random_simplex(rng, n), random_simplex(rng, n, zeros=int(rng.integers(0, n - 1)))
         assert kl_discrete(p, q) >= 0.0 and kl_discrete(p, p) == 0.0
@@ -372,7 +372,7 @@ def test_divergence_forward_kl_covers_reverse_kl_seeks():
 
 def test_divergence_jsd_is_log_2_on_disjoint_supports():
     rng = numpy.random.default_rng(1)
-    for trial in range(20):
+    for _trial in range(20):
         n = int(rng.integers(4, 12))
         cut = int(rng.integers(1, n))
         p = numpy.concatenate([random_simplex(rng, cut), numpy.zeros(n - cut)])
@@ -406,7 +406,8 @@ def test_wasserstein_between_point_masses():
     support = numpy.sort(numpy.concatenate([a, b]))
     p = numpy.isin(support, a) / 200.0
     q = numpy.isin(support, b) / 200.0
-    assert wasserstein_1d(support, p, q) == pytest.approx(numpy.mean(numpy.abs(numpy.sort(a) - numpy.sort(b))), rel=1e-12)
+    sorted_gap = numpy.mean(numpy.abs(numpy.sort(a) - numpy.sort(b)))
+    assert wasserstein_1d(support, p, q) == pytest.approx(sorted_gap, rel=1e-12)
 
 
 def test_wasserstein_dual_needs_a_lipschitz_critic():
@@ -419,7 +420,7 @@ def test_wasserstein_dual_needs_a_lipschitz_critic():
     f = numpy.concatenate([[0.0], numpy.cumsum(slopes * numpy.diff(support))])
     assert numpy.all(numpy.abs(numpy.diff(f)) <= numpy.diff(support) + 1e-15)
     assert p @ f - q @ f == pytest.approx(w, rel=1e-12)
-    for trial in range(200):       # random 1-Lipschitz functions never beat W
+    for _trial in range(200):       # random 1-Lipschitz functions never beat W
         g = numpy.concatenate([[0.0], numpy.cumsum(rng.uniform(-1, 1, 11) * numpy.diff(support))])
         assert p @ g - q @ g <= w + 1e-12
     assert p @ (3.0 * f) - q @ (3.0 * f) == pytest.approx(3.0 * w)   # unconstrained: no upper bound
@@ -435,9 +436,16 @@ def xlogx(t):
 
 def test_f_divergence_family_and_its_bound():
     f_kl = xlogx
-    f_reverse_kl = lambda t: -math.log(t)
-    f_jsd = lambda t: 0.5 * (xlogx(t) - (t + 1) * math.log((t + 1) / 2))
-    f_gan = lambda t: xlogx(t) - (t + 1) * math.log(t + 1)
+
+    def f_reverse_kl(t):
+        return -math.log(t)
+
+    def f_jsd(t):
+        return 0.5 * (xlogx(t) - (t + 1) * math.log((t + 1) / 2))
+
+    def f_gan(t):
+        return xlogx(t) - (t + 1) * math.log(t + 1)
+
     for p, q in [([0.5, 0.5], [0.9, 0.1]), ([0.2, 0.3, 0.5], [0.25, 0.25, 0.5])]:
         assert f_divergence(f_kl, p, q) == pytest.approx(kl_discrete(p, q), rel=1e-12)
         assert f_divergence(f_reverse_kl, p, q) == pytest.approx(kl_discrete(q, p), rel=1e-12)
@@ -445,11 +453,13 @@ def test_f_divergence_family_and_its_bound():
         assert f_divergence(f_gan, p, q) == pytest.approx(2 * jsd_discrete(p, q) - math.log(4), rel=1e-12)
         # the variational bound for KL: f*(u) = exp(u - 1), tight at T = f'(p/q) = 1 + log(p/q)
         p_, q_ = numpy.array(p), numpy.array(q)
-        bound = lambda T, p_=p_, q_=q_: p_ @ T - q_ @ numpy.exp(T - 1.0)
+
+        def bound(T, p_=p_, q_=q_):
+            return p_ @ T - q_ @ numpy.exp(T - 1.0)
         best = 1.0 + numpy.log(p_ / q_)
         assert bound(best) == pytest.approx(kl_discrete(p, q), rel=1e-12)
         rng = numpy.random.default_rng(4)
-        for trial in range(50):
+        for _trial in range(50):
             assert bound(best + rng.normal(0, 0.3, len(p))) < bound(best)
 
 
@@ -477,7 +487,7 @@ def C_of(p_g, p_data=P_DATA_5):
 
 def test_proposition_2_descent_on_p_g_with_optimal_D_converges():
     rng = numpy.random.default_rng(5)
-    for trial in range(20):        # C is convex along segments of the simplex
+    for _trial in range(20):        # C is convex along segments of the simplex
         a, b = random_simplex(rng, 5), random_simplex(rng, 5)
         for lam in (0.25, 0.5, 0.75):
             assert C_of(lam * a + (1 - lam) * b) <= lam * C_of(a) + (1 - lam) * C_of(b) + 1e-14
@@ -491,7 +501,7 @@ def test_proposition_2_descent_on_p_g_with_optimal_D_converges():
         assert numeric == pytest.approx(u @ numpy.log(1 - d_star), abs=1e-7)
     p_g = numpy.array([0.6, 0.1, 0.1, 0.1, 0.1])
     previous = jsd_discrete(P_DATA_5, p_g)
-    for step in range(300):        # exponentiated-gradient steps on V(D*, p_g), D* recomputed each step
+    for _step in range(300):        # exponentiated-gradient steps on V(D*, p_g), D* recomputed each step
         d_star = P_DATA_5 / (P_DATA_5 + p_g)
         p_g = p_g * numpy.exp(-1.0 * numpy.log(1 - d_star))
         p_g /= p_g.sum()
@@ -523,8 +533,9 @@ def test_non_saturating_loss_fixed_point_and_its_gradient():
     # float64 central differences of order-one functions with eps = 1e-5: error ~ 1e-10; 1e-7 leaves room
     assert numpy.abs(ns_grad(at_data)).max() < 1e-7
     rng = numpy.random.default_rng(6)
-    for trial in range(10):
+    for _trial in range(10):
         theta = rng.normal(size=5)
-        target = numeric_grad(lambda t: kl_discrete(softmax(t), P_DATA_5) - 2 * jsd_discrete(P_DATA_5, softmax(t)), theta)
+        target = numeric_grad(
+            lambda t: kl_discrete(softmax(t), P_DATA_5) - 2 * jsd_discrete(P_DATA_5, softmax(t)), theta)
         assert numpy.allclose(ns_grad(theta), target, atol=1e-7)
         assert numpy.abs(target).max() > 1e-3      # away from p_data the gradient is not zero

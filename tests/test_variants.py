@@ -128,7 +128,8 @@ def test_g_layers_sets_the_depth_of_every_variants_G(name):
 def test_instance_noise_sigma_fraction_sets_sigma_0():
     grid = toy.grid()  # mode spacing 2
     for fraction in (0.25, 0.5):
-        setup = variants.build("instance_noise", grid, mg.Generator(0), steps=8, m=16, hidden=8, sigma_fraction=fraction)
+        setup = variants.build("instance_noise", grid, mg.Generator(0), steps=8, m=16, hidden=8,
+                               sigma_fraction=fraction)
         assert setup.D.schedule.sigma == pytest.approx(2.0 * fraction)
     with pytest.raises(ValueError, match="instance_noise: sigma_fraction"):
         variants.build("instance_noise", grid, mg.Generator(0), steps=8, sigma_fraction=0.0)

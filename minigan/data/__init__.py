@@ -6,5 +6,5 @@ mnist.py: MNIST and Fashion-MNIST from local files, with the paper's 50k/10k/10k
 (``load_mnist()["train"].images`` is uint8 [50000, 28, 28]); idx.py reads and writes the IDX
 format; safe_unpickle.py reads the classic mnist.pkl.gz without letting it run code.
 """
-from .idx import IdxError, read_idx, write_idx  # noqa: F401
-from .mnist import DataNotFoundError, DataVerificationError, Split, load_fashion_mnist, load_mnist  # noqa: F401
+from .idx import IdxError, read_idx, write_idx
+from .mnist import DataNotFoundError, DataVerificationError, Split, load_fashion_mnist, load_mnist

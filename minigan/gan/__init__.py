@@ -5,6 +5,6 @@ metrics.py (how good are the samples), and one file per variant of the algorithm
 players (unrolled.py, consensus.py, penalty.py, ...). ``from minigan.gan import losses, GAN``.
 The set-ups that combine them into the experiments of docs/07 are in minigan/experiments.
 """
-from . import losses  # noqa: F401
-from .algorithm import GAN  # noqa: F401
-from .divergence import DivergenceError  # noqa: F401
+from . import losses
+from .algorithm import GAN
+from .divergence import DivergenceError

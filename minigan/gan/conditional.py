@@ -126,7 +126,7 @@ class LabelledNoise:
         return z, y
 
 
-class labelled_mixture:  # noqa: N801 - used like a function: labelled_mixture(toy.ring())
+class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
     """p_data of a Gaussian mixture (minigan/data/toy.py) as labelled pairs (x, y), y = the component.
 
     ``labelled_mixture(mixture)(generator, m)`` draws y uniformly, then x = c_y + std * N(0, I).

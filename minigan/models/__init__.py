@@ -3,4 +3,4 @@
 paper_mlp.py: the original GAN paper's MNIST generator (MLP) and maxout discriminator.
 ``from minigan.models import paper_mlp; G = paper_mlp.generator(gen)``.
 """
-from . import paper_mlp  # noqa: F401
+from . import paper_mlp

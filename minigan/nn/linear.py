@@ -20,7 +20,9 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, *, dtype=numpy.float32, generator=None):
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear: sizes must be positive, got in_features={in_features}, out_features={out_features}")
+            raise ValueError(
+                f"Linear: sizes must be positive, got in_features={in_features}, out_features={out_features}"
+            )
         self.in_features, self.out_features = int(in_features), int(out_features)
         add_weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
         self.reset_parameters(generator)

@@ -95,11 +95,15 @@ class Module:
             params[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"{type(self).__name__}.{name} is a buffer; assign a Tensor, not {type(value).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a buffer; assign a Tensor, not {type(value).__name__}"
+                )
             buffers[name] = value
         elif name in modules:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}.{name} is a submodule; assign a Module, not {type(value).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a submodule; assign a Module, not {type(value).__name__}"
+                )
             modules[name] = None
         else:
             object.__setattr__(self, name, value)

@@ -48,7 +48,8 @@ class _BatchNorm(Module):
     def forward(self, x):
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             raise ValueError(
-                f"{type(self).__name__}({self.num_features}): expected input {self._expected.format(C=self.num_features)}, "
+                f"{type(self).__name__}({self.num_features}): "
+                f"expected input {self._expected.format(C=self.num_features)}, "
                 f"got shape {x.shape}"
             )
         if self.affine:

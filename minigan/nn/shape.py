@@ -17,7 +17,9 @@ class Flatten(Module):
     def forward(self, x):
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         if s > e:
-            raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for shape {x.shape}")
+            raise ValueError(
+                f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for shape {x.shape}"
+            )
         shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
         return F.reshape(x, shape)
 

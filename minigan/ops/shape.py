@@ -282,7 +282,8 @@ def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
         raise ValueError("concatenate: needs at least one tensor")
     ref = tensors[0]
     for t in tensors[1:]:
-        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != axis % ref.ndim):
+        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if i != axis % ref.ndim):
             raise ValueError(
                 f"concatenate: shapes {[tuple(u.shape) for u in tensors]} differ outside axis {axis}"
             )

@@ -8,9 +8,9 @@ Files: optimizer.py (the base class: parameters, state, saving), sgd.py, adam.py
 rmsprop.py, schedules.py, averaging.py (a moving or a plain average of
 the parameters, for evaluation). The derivations are in docs/03-optimizers.md.
 """
-from .adam import Adam  # noqa: F401
-from .averaging import ExponentialMovingAverage, UniformAverage  # noqa: F401
-from .optimizer import Optimizer  # noqa: F401
-from .rmsprop import RMSprop  # noqa: F401
-from .schedules import ExponentialDecay, LambdaSchedule, LinearRamp, Schedule, paper_mnist_schedules  # noqa: F401
-from .sgd import SGD  # noqa: F401
+from .adam import Adam
+from .averaging import ExponentialMovingAverage, UniformAverage
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .schedules import ExponentialDecay, LambdaSchedule, LinearRamp, Schedule, paper_mnist_schedules
+from .sgd import SGD

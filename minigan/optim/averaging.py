@@ -122,7 +122,8 @@ class ExponentialMovingAverage(_ParameterAverage):
 
 
 class UniformAverage(_ParameterAverage):
-    """θ̄_n = (θ_0 + ... + θ_n) / (n + 1): the plain mean of the iterates since the start (``step()`` after each update)."""
+    """θ̄_n = (θ_0 + ... + θ_n) / (n + 1): the plain mean of the iterates since the start
+    (``step()`` after each update)."""
 
     def step(self):
         """θ̄_{n+1} = θ̄_n + (θ_{n+1} − θ̄_n) / (n + 2): the running mean, one new iterate at a time."""

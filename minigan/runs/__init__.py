@@ -13,10 +13,10 @@ The demos under demos/ share this package so that every run is protected the sam
 An error the user can fix (a busy folder, a resume that would change the objective) is a
 ``RunError``; ``cli.run_main`` prints it as one line and exits with status 2, as argparse does.
 """
-from .cli import (  # noqa: F401
+from .cli import (
     RunError, at_least, demo_parser, finite_float, parse_explicit, positive, run_main, unit_interval,
-)  # noqa: F401
-from .deadline import Deadline, OutOfTime  # noqa: F401
-from .folder import CHECKPOINT, RunFolder, write_json  # noqa: F401
-from .identity import check_identity, resolve_identity, saved_identity  # noqa: F401
-from .provenance import closing_summary, provenance  # noqa: F401
+)
+from .deadline import Deadline, OutOfTime
+from .folder import CHECKPOINT, RunFolder, write_json
+from .identity import check_identity, resolve_identity, saved_identity
+from .provenance import closing_summary, provenance
