@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
+from types import ModuleType
 
 import numpy
 
 BACKENDS = ("numpy", "cupy")
+
+# The array a Tensor holds: a numpy.ndarray, or on the GPU a cupy.ndarray, which has the same
+# interface. cupy is optional, so annotations name NumPy's class for both.
+Array = numpy.ndarray
 
 _cupy = None          # the cupy module, once successfully loaded
 _cupy_error = None    # the exception that stopped cupy from loading, kept for error messages
@@ -65,7 +71,7 @@ def cupy_unavailable_reason() -> str:
     return f"{type(_cupy_error).__name__}: {_cupy_error}"
 
 
-def get_cupy():
+def get_cupy() -> ModuleType:
     """The cupy module, or a BackendError that quotes why it could not be loaded."""
     cp = _load_cupy()
     if cp is None:
@@ -83,7 +89,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def module_for(name: str):
+def module_for(name: str) -> ModuleType:
     """The array module (numpy or cupy) for a backend name."""
     if _check_name(name) == "numpy":
         return numpy
@@ -106,7 +112,7 @@ def use_backend(name: str) -> None:
 
 
 @contextlib.contextmanager
-def backend_scope(name: str):
+def backend_scope(name: str) -> Iterator[None]:
     """``with backend_scope("cupy"):`` creates new arrays on cupy inside the block only."""
     global _default
     module_for(name)
@@ -118,7 +124,7 @@ def backend_scope(name: str):
         _default = previous
 
 
-def default_module():
+def default_module() -> ModuleType:
     """The array module of the default backend."""
     return numpy if _default == "numpy" else get_cupy()
 
@@ -137,7 +143,7 @@ def backend_of(a) -> str:
     raise BackendError(f"expected a numpy or cupy array, got {type(a).__name__}")
 
 
-def array_module(*arrays):
+def array_module(*arrays) -> ModuleType:
     """numpy or cupy, whichever owns the arrays. Without cupy loaded this is always numpy."""
     if _cupy is None:
         return numpy
@@ -160,7 +166,7 @@ def check_same_backend(op_name: str, arrays) -> None:
         )
 
 
-def to_backend(a, name: str):
+def to_backend(a, name: str) -> Array:
     """Copy an array to the named backend (no copy when it is already there)."""
     if _check_name(name) == "numpy":
         return as_numpy(a)
@@ -168,7 +174,7 @@ def to_backend(a, name: str):
     return cp.asarray(a)
 
 
-def as_numpy(a):
+def as_numpy(a) -> numpy.ndarray:
     """A host numpy array for any numpy or cupy array."""
     if is_cupy_array(a):
         return a.get()

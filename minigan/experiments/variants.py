@@ -32,6 +32,7 @@ registration order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy
@@ -67,7 +68,7 @@ class Setup:
     gan_kwargs: dict = field(default_factory=dict)
     gan_cls: type = GAN
 
-    def make_gan(self, generator):
+    def make_gan(self, generator) -> GAN:
         """The trainer: ``gan_cls(G, D, opt_D, opt_G, sample_z, sample_data, generator=generator, **gan_kwargs)``."""
         return self.gan_cls(self.G, self.D, self.opt_D, self.opt_G, self.sample_z, self.sample_data,
                             generator=generator, **self.gan_kwargs)
@@ -82,7 +83,7 @@ class Setup:
         return out.numpy().astype(numpy.float64)
 
 
-def register(name, builder=None):
+def register(name, builder=None) -> Callable:
     """Add ``builder`` to the registry under ``name``; as a decorator when builder is omitted."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"variants.register: name must be a non-empty str, got {name!r}")
@@ -121,7 +122,7 @@ def build(name, p_data, generator, *, steps, **options) -> Setup:
 DIM_Z = 2
 
 
-def mlp_G(generator, dim_x, hidden=128, layers=2, dim_z=DIM_Z):
+def mlp_G(generator, dim_x, hidden=128, layers=2, dim_z=DIM_Z) -> nn.Sequential:
     """G: dim_z -> hidden -> ... -> hidden -> dim_x with ``layers`` hidden ReLU layers (2: demos/mixture_2d.py;
     4: the PacGAN paper's G). A deeper G can fold a connected z space onto more separate modes."""
     _check_layers("mlp_G", layers)
@@ -137,18 +138,19 @@ def _check_layers(where, layers):
         raise ValueError(f"{where}: g_layers (G's hidden layers) must be a positive integer, got {layers!r}")
 
 
-def mlp_D_body(generator, dim_in, hidden=128):
+def mlp_D_body(generator, dim_in, hidden=128) -> list[nn.Module]:
     """D without its output layer: dim_in -> hidden -> hidden, LeakyReLU 0.2 (for heads that vary)."""
     return [nn.Linear(dim_in, hidden, generator=generator), nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden, generator=generator), nn.LeakyReLU(0.2)]
 
 
-def mlp_D(generator, dim_in, hidden=128):
+def mlp_D(generator, dim_in, hidden=128) -> nn.Sequential:
     """D: dim_in -> hidden -> hidden -> 1 with LeakyReLU 0.2: one logit (or score) per example."""
     return nn.Sequential(*mlp_D_body(generator, dim_in, hidden), nn.Linear(hidden, 1, generator=generator))
 
 
-def adam_pair(G, D, steps, k=1, lr=1e-3, betas=(0.5, 0.999), decay=True):
+def adam_pair(G, D, steps, k=1, lr=1e-3, betas=(0.5, 0.999),
+              decay=True) -> tuple[optim.Adam, optim.Adam, list[optim.LinearRamp]]:
     """Adam for both players (demos/mixture_2d.py's settings); with ``decay`` the learning rates fall
     linearly to lr/100 over the second half of the run. A schedule counts its optimizer's updates,
     so D's ramp (k updates per iteration) is laid out over k times as many of them."""

@@ -42,7 +42,7 @@ import numpy
 from .. import backend
 from .. import checkpoint as ckpt
 from .. import functional as F
-from ..autograd import grad, no_grad
+from ..autograd import Tensor, grad, no_grad
 from ..random import Generator
 from . import losses
 from .divergence import FiniteWatch
@@ -211,7 +211,7 @@ class GAN:
         return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
 
-    def simultaneous_directions(self, loss_D, loss_G):
+    def simultaneous_directions(self, loss_D, loss_G) -> tuple[list[Tensor | None], list[Tensor | None]]:
         """What each optimiser of simultaneous_step steps along: (grad_{theta_d} J_D, grad_{theta_g} J_G).
 
         Both gradients are taken at the same point, before either player moves. A subclass that

@@ -83,7 +83,7 @@ class ConditionalG(Module):
             raise ValueError(f"ConditionalG: n_classes must be a positive integer, got {n_classes!r}")
         self.net, self.n_classes = net, int(n_classes)
 
-    def forward(self, z, y=None):
+    def forward(self, z, y=None) -> tuple[Tensor, Tensor]:
         z, y = _labelled_pair("ConditionalG", z, y)
         return self.net(with_labels("ConditionalG", z, y, self.n_classes)), y
 
@@ -97,7 +97,7 @@ class ConditionalD(Module):
             raise ValueError(f"ConditionalD: n_classes must be a positive integer, got {n_classes!r}")
         self.net, self.n_classes = net, int(n_classes)
 
-    def forward(self, x, y=None):
+    def forward(self, x, y=None) -> Tensor:
         x, y = _labelled_pair("ConditionalD", x, y)
         return self.net(with_labels("ConditionalD", x, y, self.n_classes))
 

@@ -40,7 +40,7 @@ def _checked(players, where):
     return players
 
 
-def consensus_regulariser(players):
+def consensus_regulariser(players) -> tuple[Tensor, list[list[Tensor]]]:
     """L = 1/2 ||v||^2 and the field v itself, for players [(J_1, params_1), (J_2, params_2), ...].
 
     v is the concatenation of grad_{params_i} J_i over the players, each computed with
@@ -60,7 +60,7 @@ def consensus_regulariser(players):
     return 0.5 * L, v
 
 
-def consensus_gradients(players, gamma):
+def consensus_gradients(players, gamma) -> list[list[Tensor]]:
     """Each player's update direction  v_i + gamma grad_{params_i} L,  L = 1/2 ||v||^2 (the paper's eq. 9).
 
     players: [(J_i, params_i)]: each player's own loss and parameters. Returns a list (per
@@ -103,7 +103,7 @@ class ConsensusGAN(GAN):
             raise ValueError(f"ConsensusGAN: gamma must be >= 0, got {gamma!r}")
         self.gamma = float(gamma)
 
-    def simultaneous_directions(self, loss_D, loss_G):
+    def simultaneous_directions(self, loss_D, loss_G) -> list[list[Tensor]]:
         """Each player's block of v + gamma grad 1/2 ||v||^2, v = (grad_D J_D, grad_G J_G) at the same point.
 
         G(z) stays in the graph of J_D (GAN.simultaneous_step passes D one G(z) for both losses):

@@ -71,7 +71,7 @@ class FiniteWatch:
             else:
                 self._device = xp.where((self._device < 0) & bad, code, self._device)
 
-    def first(self):
+    def first(self) -> tuple[int, str] | None:
         """(step, name) of the first non-finite value observed, or None. One read from the device."""
         codes = [c for c in (self._host, None if self._device is None else int(self._device))
                  if c is not None and c >= 0]

@@ -27,6 +27,7 @@ Algorithm 1 hands G's loss only D's outputs, so ``AutoencoderD`` keeps the codes
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from .. import functional as F
 from ..autograd import Tensor
@@ -49,7 +50,7 @@ class AutoencoderD(Module):
         self.encoder, self.decoder = encoder, decoder
         self.last_code = self.last_energy = None
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         code = self.encoder(x)
         rec = self.decoder(code)
         if rec.shape != x.shape:
@@ -77,7 +78,7 @@ def pulling_away(S) -> Tensor:
     return (F.sum(C * C) - F.sum(diag * diag)) / (n * (n - 1))
 
 
-def ebgan_g_loss_pt(D, pt_weight=0.1):
+def ebgan_g_loss_pt(D, pt_weight=0.1) -> Callable[[Tensor], Tensor]:
     """G's loss E_z D(G(z)) + pt_weight * f_PT(Enc(G(z))) for AutoencoderD D, as a function of D's outputs.
 
     The returned function checks that the energies it receives are D's latest ones, so that the
@@ -98,7 +99,7 @@ def ebgan_g_loss_pt(D, pt_weight=0.1):
     return g_loss
 
 
-def ebgan_losses(D, margin=1.0, pt_weight=0.1):
+def ebgan_losses(D, margin=1.0, pt_weight=0.1) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]:
     """(g_loss, d_loss) for GAN(g_loss=..., d_loss=..., d_output="raw"): EBGAN with the margin and the
     pulling-away term (pt_weight = 0 turns it off)."""
     if margin <= 0:

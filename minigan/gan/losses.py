@@ -38,6 +38,7 @@ The gradients with respect to a single logit (tests/test_gan_losses.py checks ea
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from .. import functional as F
 from ..autograd import Tensor
@@ -64,17 +65,17 @@ def _real_and_fake(where, real, fake, names=("real_logits", "fake_logits")):
 
 
 # -- the two terms of V, per example --------------------------------------------------------------
-def log_D(a):
+def log_D(a) -> Tensor:
     """log D(x) = log sigmoid(a) = -softplus(-a), per example.   d/da = 1 - sigmoid(a)."""
     return F.log_sigmoid(_logits("log_D", a, "a"))
 
 
-def log_one_minus_D(a):
+def log_one_minus_D(a) -> Tensor:
     """log(1 - D(x)) = log sigmoid(-a) = -softplus(a), per example.   d/da = -sigmoid(a)."""
     return -F.softplus(_logits("log_one_minus_D", a, "a"))
 
 
-def value(real_logits, fake_logits):
+def value(real_logits, fake_logits) -> Tensor:
     """The minibatch estimate of V(D, G) = E_x log D(x) + E_z log(1 - D(G(z))).
 
     = mean(-softplus(-a_real)) + mean(-softplus(a_fake)). Its maximum over D, for fixed G,
@@ -85,7 +86,7 @@ def value(real_logits, fake_logits):
 
 
 # -- the standard (cross-entropy) discriminator ----------------------------------------------------
-def d_loss(real_logits, fake_logits, real_label=1.0):
+def d_loss(real_logits, fake_logits, real_label=1.0) -> Tensor:
     """Discriminator loss: binary cross-entropy, real examples labelled ``real_label``, fakes 0.
 
         J(D) = E_x BCE(a(x), t) + E_z BCE(a(G(z)), 0),   BCE(a, t) = softplus(a) - t a
@@ -111,7 +112,7 @@ def d_loss(real_logits, fake_logits, real_label=1.0):
 
 
 # -- generator losses in the cross-entropy family ---------------------------------------------------
-def saturating_g_loss(fake_logits):
+def saturating_g_loss(fake_logits) -> Tensor:
     """Zero-sum (minimax) generator loss: G minimises E_z log(1 - D(G(z))) = -E_z softplus(a).
 
     This is V's second term (the first does not depend on G), so J(G) = -J(D) up to a
@@ -123,7 +124,7 @@ def saturating_g_loss(fake_logits):
     return -F.mean(F.softplus(a))
 
 
-def non_saturating_g_loss(fake_logits):
+def non_saturating_g_loss(fake_logits) -> Tensor:
     """Non-saturating ("heuristic") generator loss: G minimises -E_z log D(G(z)) = E_z softplus(-a).
 
     The paper's practical choice (section 3): G maximises the log-probability of D being
@@ -135,7 +136,7 @@ def non_saturating_g_loss(fake_logits):
     return F.mean(F.softplus(-a))
 
 
-def maximum_likelihood_g_loss(fake_logits):
+def maximum_likelihood_g_loss(fake_logits) -> Tensor:
     """Maximum-likelihood generator loss: J(G) = -1/2 E_z exp(sigmoid^-1(D(G(z)))) = -1/2 E_z exp(a).
 
     With D optimal, a(x) = log p_data(x) / p_g(x) (the log density ratio), so
@@ -150,7 +151,7 @@ def maximum_likelihood_g_loss(fake_logits):
 
 
 # -- least squares (Mao et al. 2017) ----------------------------------------------------------------
-def lsgan_d_loss(real_out, fake_out, a=0.0, b=1.0):
+def lsgan_d_loss(real_out, fake_out, a=0.0, b=1.0) -> Tensor:
     """LSGAN discriminator: J(D) = 1/2 E_x (D(x) - b)^2 + 1/2 E_z (D(G(z)) - a)^2, D a raw output.
 
     Real target b, fake target a. For fixed G the minimiser is
@@ -160,7 +161,7 @@ def lsgan_d_loss(real_out, fake_out, a=0.0, b=1.0):
     return 0.5 * F.mean((real - b) ** 2) + 0.5 * F.mean((fake - a) ** 2)
 
 
-def lsgan_g_loss(fake_out, c=1.0):
+def lsgan_g_loss(fake_out, c=1.0) -> Tensor:
     """LSGAN generator: J(G) = E_z (D(G(z)) - c)^2, c the value G wants D to believe (1: "real").
 
     (Mao et al. write 1/2 E_z; the factor scales the gradient, not the minimiser.)
@@ -170,7 +171,7 @@ def lsgan_g_loss(fake_out, c=1.0):
 
 
 # -- Wasserstein (Arjovsky et al. 2017) -------------------------------------------------------------
-def wgan_d_loss(real_out, fake_out):
+def wgan_d_loss(real_out, fake_out) -> Tensor:
     """WGAN critic: J(D) = -(E_x D(x) - E_z D(G(z))), D a raw score (the "critic").
 
     Maximising E_x D(x) - E_z D(G(z)) over 1-Lipschitz D gives the Wasserstein-1 distance
@@ -182,14 +183,14 @@ def wgan_d_loss(real_out, fake_out):
     return F.mean(fake) - F.mean(real)
 
 
-def wgan_g_loss(fake_out):
+def wgan_g_loss(fake_out) -> Tensor:
     """WGAN generator: J(G) = -E_z D(G(z)) (the only term of the critic's objective that depends on G)."""
     fake = _logits("wgan_g_loss", fake_out, "fake_out")
     return -F.mean(fake)
 
 
 # -- energy-based, hinge form (Zhao et al. 2017) ----------------------------------------------------
-def ebgan_d_loss(real_energy, fake_energy, margin=1.0):
+def ebgan_d_loss(real_energy, fake_energy, margin=1.0) -> Tensor:
     """EBGAN discriminator: J(D) = E_x D(x) + E_z max(m - D(G(z)), 0), D an energy (low = real).
 
     D lowers the energy of real data and raises that of fakes, but only up to the margin m:
@@ -201,7 +202,7 @@ def ebgan_d_loss(real_energy, fake_energy, margin=1.0):
     return F.mean(real) + F.mean(F.relu(margin - fake))
 
 
-def ebgan_g_loss(fake_energy):
+def ebgan_g_loss(fake_energy) -> Tensor:
     """EBGAN generator: J(G) = E_z D(G(z)): G lowers the energy of its samples."""
     fake = _logits("ebgan_g_loss", fake_energy, "fake_energy")
     return F.mean(fake)
@@ -232,13 +233,13 @@ def canonical_name(name: str) -> str:
     return key
 
 
-def generator_loss(name: str):
+def generator_loss(name: str) -> Callable[[Tensor], Tensor]:
     """The generator loss called ``name``: "saturating" (alias "minimax"), "non_saturating",
     "maximum_likelihood", "lsgan", "wgan" or "ebgan". Returns a function of D's outputs on G(z)."""
     return LOSSES[canonical_name(name)][0]
 
 
-def discriminator_loss(name: str, **settings):
+def discriminator_loss(name: str, **settings) -> Callable[[Tensor, Tensor], Tensor]:
     """The discriminator loss that the generator loss ``name`` is played against: d_loss (cross-entropy)
     for the first three, lsgan_d_loss, wgan_d_loss or ebgan_d_loss. ``settings`` are bound as keyword
     arguments (real_label=0.9, margin=2.0, a=-1.0 ...)."""

@@ -21,6 +21,7 @@ import math
 import numpy
 
 from .. import backend
+from ..backend import Array
 from ..autograd import Tensor
 from ..data.toy import grid_centers, ring_centers  # noqa: F401 - the modes of the 2-D mixtures
 
@@ -105,7 +106,7 @@ def _parzen_table(samples, data, sigmas, batch_size, gemm_dtype, fn):
     return out
 
 
-def parzen_log_likelihoods(samples, data, sigma, batch_size=None, gemm_dtype=numpy.float64):
+def parzen_log_likelihoods(samples, data, sigma, batch_size=None, gemm_dtype=numpy.float64) -> Array:
     """Per-example Parzen log-density log p(x) of each row of ``data`` (an xp float64 array [n_data]).
 
     See ``parzen_log_likelihood`` for the formula and the arguments.
@@ -113,7 +114,7 @@ def parzen_log_likelihoods(samples, data, sigma, batch_size=None, gemm_dtype=num
     return _parzen_table(samples, data, sigma, batch_size, gemm_dtype, "parzen_log_likelihoods")[0]
 
 
-def parzen_log_likelihood(samples, data, sigma, batch_size=None, gemm_dtype=numpy.float64):
+def parzen_log_likelihood(samples, data, sigma, batch_size=None, gemm_dtype=numpy.float64) -> tuple[float, float]:
     """Mean Gaussian Parzen-window log-likelihood of ``data`` under ``samples`` of G, and its standard error.
 
     With g_1 ... g_n the samples (the window's centres), sigma the window width and d the
@@ -143,7 +144,8 @@ def parzen_log_likelihood(samples, data, sigma, batch_size=None, gemm_dtype=nump
     return float(lls.mean()), float(lls.std() / math.sqrt(lls.size))
 
 
-def select_parzen_sigma(samples, valid, sigmas=PARZEN_SIGMAS, batch_size=None, gemm_dtype=numpy.float64):
+def select_parzen_sigma(samples, valid, sigmas=PARZEN_SIGMAS, batch_size=None,
+                        gemm_dtype=numpy.float64) -> tuple[float, list[tuple[float, float]]]:
     """The window width with the best mean Parzen log-likelihood on validation data.
 
     The paper's protocol: fit the window to samples of G, try each sigma in
@@ -161,7 +163,7 @@ def select_parzen_sigma(samples, valid, sigmas=PARZEN_SIGMAS, batch_size=None, g
 
 
 # -- mode coverage on 2-D mixtures (Metz et al. 2016; VEEGAN; PacGAN) -----------------------------
-def mode_coverage(samples, centers, std, min_count=1):
+def mode_coverage(samples, centers, std, min_count=1) -> dict:
     """Modes captured, fraction of high-quality samples, and reverse KL of the mode histogram.
 
     Definitions (as in VEEGAN, Srivastava et al. 2017, and PacGAN, Lin et al. 2018), for K
@@ -214,7 +216,7 @@ def mode_coverage(samples, centers, std, min_count=1):
 
 
 # -- classifier-based scores (Salimans et al. 2016; Heusel et al. 2017) ------------------------------
-def inception_score(probs, splits=10):
+def inception_score(probs, splits=10) -> tuple[float, float]:
     """Inception Score exp(E_x KL(p(y|x) || p(y))) from a classifier's predictions, as (mean, std) over splits.
 
     ``probs`` is [n, classes], row i = p(y | x_i) for a generated x_i. Following Salimans et
@@ -248,7 +250,7 @@ def inception_score(probs, splits=10):
     return float(scores.mean()), float(scores.std())
 
 
-def feature_statistics(features):
+def feature_statistics(features) -> tuple[Array, Array]:
     """(mu, sigma): mean [d] and covariance [d, d] (unbiased, divide by n - 1) of feature rows [n, d], float64."""
     f = _raw(features, "features", "feature_statistics")
     xp = backend.array_module(f)
@@ -266,7 +268,7 @@ def _psd_sqrt(xp, s):
     return (v * xp.sqrt(xp.maximum(w, 0.0))) @ v.T
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2):
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between N(mu1, S1) and N(mu2, S2) (FID on classifier features):
 
         FD = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^{1/2})
@@ -299,7 +301,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     return float(diff @ diff + xp.trace(s1) + xp.trace(s2) - 2.0 * tr_sqrt)
 
 
-def nearest_rows(queries, pool, chunk=10000):
+def nearest_rows(queries, pool, chunk=10000) -> numpy.ndarray:
     """Index in ``pool`` (N, d) of the Euclidean-nearest row of each query (n, d): the paper's Figure 2 pairs.
 
     argmin_j ||q - p_j||^2 = argmin_j (||p_j||^2 - 2 q.p_j), the ||q||^2 term being the same for every j;

@@ -36,6 +36,7 @@ import numpy
 from .. import backend
 from .. import functional as F
 from ..autograd import Function, Tensor
+from ..backend import Array
 from ..nn import init
 from ..nn.module import Module, check_dtype, new_parameter
 
@@ -48,7 +49,7 @@ class PairwiseL1(Function):
     backward passes would each sweep the (n, n, B, C) array again: this is the layer's whole cost.
     """
 
-    def forward(self, M):
+    def forward(self, M) -> Array:
         xp = backend.array_module(M)
         # one (n, n, B) slab per c: NumPy sums a short trailing axis of a 4-D array three times slower
         dist = xp.abs(M[:, None, :, 0] - M[None, :, :, 0])
@@ -56,7 +57,7 @@ class PairwiseL1(Function):
             dist += xp.abs(M[:, None, :, c] - M[None, :, :, c])
         return dist
 
-    def backward(self, g):
+    def backward(self, g) -> Tensor:
         M = self.inputs[0].data
         n, B = g.shape[0], g.shape[2]
         sign = Tensor(backend.array_module(M).sign(M[:, None] - M[None, :]))
@@ -64,7 +65,7 @@ class PairwiseL1(Function):
         return F.sum(F.reshape(both, n, n, B, 1) * sign, axis=1)
 
 
-def pairwise_l1(M):
+def pairwise_l1(M) -> Tensor:
     """The (n, n, B) L1 distances ||M_{i,b} - M_{j,b}||_1 of M (n, B, C) (PairwiseL1)."""
     if not isinstance(M, Tensor) or M.ndim != 3:
         raise ValueError(f"pairwise_l1: expected M of shape (n, B, C), got {getattr(M, 'shape', type(M).__name__)}")
@@ -88,7 +89,7 @@ class MinibatchDiscrimination(Module):
         self.T = new_parameter((self.in_features, self.out_features * self.kernel_dims), dtype)
         init.normal_(self.T, 0.0, 1.0 / math.sqrt(self.in_features), generator=generator)
 
-    def forward(self, f):
+    def forward(self, f) -> Tensor:
         if not isinstance(f, Tensor) or f.ndim != 2 or f.shape[1] != self.in_features:
             raise ValueError(f"MinibatchDiscrimination({self.in_features}, ...): expected features of shape "
                              f"(n, {self.in_features}), got {getattr(f, 'shape', type(f).__name__)}")
@@ -99,11 +100,11 @@ class MinibatchDiscrimination(Module):
         o = F.sum(F.exp(-l1), axis=1)                                            # o(x_i)_b = sum_j c_b
         return F.concatenate([f, o], axis=1)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.in_features}, out_features={self.out_features}, kernel_dims={self.kernel_dims}"
 
 
-def pack(x, pack):
+def pack(x, pack) -> Tensor:
     """(m, d1, d2, ...) -> (m / pack, pack * d1 * d2 * ...): rows pack*g ... pack*g + pack - 1 become row g.
 
     m must be a multiple of pack (PacGAN's D decides on groups of ``pack`` examples).
@@ -133,10 +134,10 @@ class Packed(Module):
             raise ValueError(f"Packed: pack (examples per group) must be a positive integer, got {pack!r}")
         self.D, self.pack = D, int(pack)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return self.D(pack(x, self.pack))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"pack={self.pack}"
 
 

@@ -86,7 +86,7 @@ class InstanceNoise(Module):
             raise TypeError(f"InstanceNoise: generator must be a minigan.Generator, got {type(generator).__name__}")
         self.D, self.schedule, self.generator = D, schedule, generator
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         sigma = self.schedule.sigma
         if self.training and sigma > 0:
             if not isinstance(x, Tensor) or x.dtype.kind != "f":

@@ -104,12 +104,12 @@ class GradientPenaltyCritic(Module):
         self.generator, self.lam = generator, float(lam)
         self._calls = []  # (input, output) of the last two calls
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         out = self.D(x)
         self._calls = (self._calls + [(x, out)])[-2:]
         return out
 
-    def d_loss(self, real_out, fake_out):
+    def d_loss(self, real_out, fake_out) -> Tensor:
         """The WGAN-GP critic loss (module docstring), for GAN(d_loss=...)."""
         if len(self._calls) < 2 or self._calls[0][1] is not real_out or self._calls[1][1] is not fake_out:
             raise RuntimeError("GradientPenaltyCritic.d_loss: real_out and fake_out must be the outputs of this "

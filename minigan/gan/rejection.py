@@ -23,6 +23,7 @@ it is a way of sampling from a trained pair, and a table that uses it must say s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy
 
@@ -31,7 +32,7 @@ from ..autograd import no_grad
 from . import losses
 
 
-def fit_discriminator(D, sample_fake, sample_data, generator, *, steps, m=256, lr=1e-3, betas=(0.5, 0.999)):
+def fit_discriminator(D, sample_fake, sample_data, generator, *, steps, m=256, lr=1e-3, betas=(0.5, 0.999)) -> list[float]:
     """Train D alone against a fixed sampler of fakes: minimise J(D) = -E_data log D - E_fake log(1 - D)
     (losses.d_loss) with Adam for ``steps`` minibatches of m real and m fake examples.
 
@@ -56,7 +57,7 @@ def fit_discriminator(D, sample_fake, sample_data, generator, *, steps, m=256, l
     return history
 
 
-def log_ratio(D):
+def log_ratio(D) -> Callable[..., numpy.ndarray]:
     """x -> logit D(x) as a float64 NumPy vector: the estimate of log p_data(x) - log p_g(x)."""
     def estimate(x):
         with no_grad():
@@ -64,7 +65,8 @@ def log_ratio(D):
     return estimate
 
 
-def rejection_sample(sample_g, log_ratio_fn, n, generator, *, log_M=None, batch=10_000, max_draws=10_000_000):
+def rejection_sample(sample_g, log_ratio_fn, n, generator, *, log_M=None, batch=10_000,
+                     max_draws=10_000_000) -> tuple[numpy.ndarray, dict]:
     """n samples of G kept with probability exp(log r(x) - log M): p_data's samples when log r is exact.
 
     sample_g: ``(generator, m) -> Tensor (m, dim)``, G's sampler; log_ratio_fn: Tensor -> float64

@@ -43,7 +43,7 @@ def _class_logits(fn, logits, name="logits"):
     return logits
 
 
-def real_logit(logits):
+def real_logit(logits) -> Tensor:
     """a(x) = log Z(x) = logsumexp_k l_k(x), per example: the logit of D(x) = Z / (Z + 1).
 
     d a / d l_k = exp(l_k) / Z = softmax(l)_k.
@@ -51,12 +51,12 @@ def real_logit(logits):
     return F.logsumexp(_class_logits("real_logit", logits), axis=1)
 
 
-def D_of(logits):
+def D_of(logits) -> Tensor:
     """D(x) = Z(x) / (Z(x) + 1) = sigmoid(logsumexp(l)): the probability that x is real, per example."""
     return F.sigmoid(real_logit(logits))
 
 
-def supervised_loss(logits, labels):
+def supervised_loss(logits, labels) -> Tensor:
     """-1/m sum_i log p(y_i | x_i, real) = 1/m sum_i [logsumexp(l_i) - l_{i, y_i}] (cross-entropy over n classes).
 
     d/dl_ik = (softmax(l_i)_k - [k = y_i]) / m.
@@ -73,20 +73,20 @@ def supervised_loss(logits, labels):
     return -F.sum(F.log_softmax(logits, axis=1) * Tensor(onehot)) * (1.0 / m)
 
 
-def unsupervised_loss(real_logits, fake_logits):
+def unsupervised_loss(real_logits, fake_logits) -> Tensor:
     """-E_x log D(x) - E_z log(1 - D(G(z))) with D = Z/(Z+1): losses.d_loss applied to a = log Z."""
     real = real_logit(_class_logits("unsupervised_loss", real_logits, "real_logits"))
     fake = real_logit(_class_logits("unsupervised_loss", fake_logits, "fake_logits"))
     return losses.d_loss(real, fake)
 
 
-def d_loss(labelled_logits, labels, real_logits, fake_logits, unsupervised_weight=1.0):
+def d_loss(labelled_logits, labels, real_logits, fake_logits, unsupervised_weight=1.0) -> Tensor:
     """The discriminator's loss L_supervised + w L_unsupervised (Salimans et al. use w = 1)."""
     return (supervised_loss(labelled_logits, labels)
             + unsupervised_weight * unsupervised_loss(real_logits, fake_logits))
 
 
-def feature_matching_loss(real_features, fake_features):
+def feature_matching_loss(real_features, fake_features) -> Tensor:
     """|| E_x f(x) - E_z f(G(z)) ||_2^2 over a minibatch each: G matches D's mean features (section 3.1).
 
     d/d f(G(z_i)) = -2 (mean f(x) - mean f(G(z))) / m.
@@ -102,12 +102,12 @@ def feature_matching_loss(real_features, fake_features):
     return F.sum(diff * diff)
 
 
-def non_saturating_g_loss(fake_logits):
+def non_saturating_g_loss(fake_logits) -> Tensor:
     """-E_z log D(G(z)) with D = Z/(Z+1): the usual non-saturating G loss on a = log Z."""
     return losses.non_saturating_g_loss(real_logit(_class_logits("non_saturating_g_loss", fake_logits)))
 
 
-def predict(logits):
+def predict(logits) -> numpy.ndarray:
     """The classifier's answer argmax_k l_k (class n + 1, "fake", is never predicted for real data)."""
     return backend.as_numpy(_class_logits("predict", logits).data).argmax(axis=1)
 

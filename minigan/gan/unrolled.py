@@ -30,6 +30,7 @@ torch.func.functional_call).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from .. import functional as F
 from ..autograd import Tensor, enable_grad, grad
@@ -39,7 +40,7 @@ from .algorithm import GAN
 
 
 @contextlib.contextmanager
-def parameters_replaced(module, params, values):
+def parameters_replaced(module, params, values) -> Iterator[Module]:
     """Inside the block, ``module`` computes with ``values[i]`` wherever it used ``params[i]``.
 
     params: Parameters of ``module`` (e.g. an optimiser's list); values: Tensors of the same
@@ -70,7 +71,7 @@ def parameters_replaced(module, params, values):
 
 
 # -- the optimiser steps, written on Tensors so that they can be differentiated ----------------------
-def sgd_unrolled_step(params, grads, lr):
+def sgd_unrolled_step(params, grads, lr) -> list[Tensor]:
     """theta <- theta - eta g for each parameter: plain gradient descent (minigan.optim.SGD without momentum).
 
     d theta_new / d theta = I - eta d g / d theta: through g, the Hessian of D's loss enters
@@ -79,7 +80,7 @@ def sgd_unrolled_step(params, grads, lr):
     return [p - lr * g for p, g in zip(params, grads)]
 
 
-def adam_unrolled_step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
+def adam_unrolled_step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8) -> tuple[list[Tensor], list[tuple]]:
     """One Adam step (minigan/optim/adam.py) on Tensors: returns (new params, new state).
 
         m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,   t <- t + 1
@@ -149,7 +150,7 @@ class UnrolledGAN(GAN):
             raise ValueError("UnrolledGAN: the simultaneous variant has no separate G step to unroll for")
         self.unroll_steps = int(unroll_steps)
 
-    def unrolled_parameters(self, fake, x):
+    def unrolled_parameters(self, fake, x) -> list[Tensor]:
         """theta_D^K as Tensors: K steps of opt_D's rule on J_D(D(x), D(fake)), differentiable in fake.
 
         Gradients are recorded even inside no_grad (where f_K is only evaluated, e.g. by a finite
@@ -170,7 +171,7 @@ class UnrolledGAN(GAN):
                     params = sgd_unrolled_step(params, grads, self.opt_D.lr)
         return params
 
-    def unrolled_g_loss(self, z, x):
+    def unrolled_g_loss(self, z, x) -> Tensor:
         """f_K = J_G(D(G(z); theta_D^K)): the surrogate loss whose gradient G descends."""
         fake = self.G(z)
         params = self.unrolled_parameters(fake, x)

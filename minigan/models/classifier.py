@@ -40,7 +40,7 @@ N_CLASSES = 10
 FEATURES = 128
 
 
-def to_tanh_range(images_uint8):
+def to_tanh_range(images_uint8) -> numpy.ndarray:
     """uint8 pixels [N, 28, 28] -> float32 [N, 1, 28, 28] in [-1, 1]: x = pixel / 127.5 - 1 (G's tanh scale)."""
     a = numpy.asarray(images_uint8)
     if a.dtype != numpy.uint8 or a.ndim != 3:
@@ -60,7 +60,7 @@ class MNISTClassifier(nn.Module):
         self.drop = nn.Dropout(dropout, generator=generator)
         self.fc2 = nn.Linear(n_features, N_CLASSES, **kw)
 
-    def features(self, x):
+    def features(self, x) -> Tensor:
         """f(x): the 128 ReLU units before the last layer, where the Fréchet distance is measured."""
         if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"MNISTClassifier: expected images of shape (N, 1, 28, 28), got "
@@ -69,11 +69,11 @@ class MNISTClassifier(nn.Module):
         h = F.relu(self.conv2(h))
         return F.relu(self.fc1(F.reshape(h, (h.shape[0], -1))))
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return self.fc2(self.drop(self.features(x)))
 
 
-def cross_entropy(logits, y):
+def cross_entropy(logits, y) -> Tensor:
     """Softmax cross-entropy -1/n sum_i log softmax(logits_i)[y_i], y integer labels (n,).
 
     The label picks its log-probability through a one-hot mask (a constant), so the gradient
@@ -89,7 +89,7 @@ def cross_entropy(logits, y):
     return -F.sum(F.log_softmax(logits, axis=1) * mask) / logits.shape[0]
 
 
-def predict(model, images, batch_size=500):
+def predict(model, images, batch_size=500) -> tuple[numpy.ndarray, numpy.ndarray]:
     """(probs [N, 10], features [N, 128]) as float64 host arrays, in eval mode, for images [N, 1, 28, 28] in [-1, 1]."""
     was_training = model.training
     model.eval()
@@ -108,12 +108,12 @@ def predict(model, images, batch_size=500):
     return numpy.concatenate(probs), numpy.concatenate(feats)
 
 
-def accuracy(model, images, labels, batch_size=500):
+def accuracy(model, images, labels, batch_size=500) -> float:
     probs, _ = predict(model, images, batch_size)
     return float((probs.argmax(axis=1) == numpy.asarray(labels)).mean())
 
 
-def scores(model, images, reference_stats, splits=10):
+def scores(model, images, reference_stats, splits=10) -> dict:
     """{"inception_score", "inception_score_std", "frechet_distance"} of ``images`` ([N, 1, 28, 28] in [-1, 1])
     against ``reference_stats`` = (mu, sigma) of real features (feature_statistics)."""
     probs, feats = predict(model, images)
@@ -123,12 +123,12 @@ def scores(model, images, reference_stats, splits=10):
             "frechet_distance": frechet_distance(mu, sigma, *reference_stats)}
 
 
-def save_classifier(path, model, **info):
+def save_classifier(path, model, **info) -> None:
     """Write the classifier's weights and plain ``info`` (accuracies, epochs) with minigan.checkpoint."""
     ckpt.save(path, classifier=model, info=info)
 
 
-def load_classifier(path):
+def load_classifier(path) -> tuple[MNISTClassifier, dict]:
     """(model in eval mode, info) from a checkpoint written by save_classifier."""
     model = MNISTClassifier()
     rest = ckpt.restore(path, classifier=model)

@@ -46,7 +46,7 @@ Z_DIM = 100
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def dcgan_init_(module, generator=None, std=0.02):
+def dcgan_init_(module, generator=None, std=0.02) -> nn.Module:
     """DCGAN's initialisation, in place: conv, transposed-conv and linear weights ~ N(0, std^2),
     their biases 0; batch norm's gamma ~ N(1, std^2), beta 0. Returns ``module``."""
     for m in module.modules():
@@ -75,7 +75,7 @@ def _labels(where, y, n_classes, m):
     return raw.astype(numpy.int64)
 
 
-def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None):
+def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None) -> Tensor:
     """The (m, n_classes) one-hot code of integer labels y (a host array), on the named backend."""
     code = numpy.zeros((len(y), n_classes), dtype=dtype)
     code[numpy.arange(len(y)), y] = 1
@@ -100,7 +100,7 @@ class DCGANGenerator(nn.Module):
         self.up2 = nn.ConvTranspose2d(self.width, 1, 4, 2, 1, **kw)     # 14 -> 28
         dcgan_init_(self, generator)
 
-    def forward(self, z, y=None):
+    def forward(self, z, y=None) -> Tensor | tuple[Tensor, Tensor]:
         if y is None and isinstance(z, (tuple, list)):
             z, y = z
         name = type(self).__name__
@@ -119,7 +119,7 @@ class DCGANGenerator(nn.Module):
         x = F.tanh(self.up2(h))
         return (x, y) if self.n_classes else x
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"z_dim={self.z_dim}, n_classes={self.n_classes}"
 
 
@@ -140,7 +140,7 @@ class DCGANDiscriminator(nn.Module):
         self.fc = nn.Linear(2 * self.width * 7 * 7, 1, **kw)
         dcgan_init_(self, generator)
 
-    def forward(self, x, y=None):
+    def forward(self, x, y=None) -> Tensor:
         if y is None and isinstance(x, (tuple, list)):
             x, y = x
         name = type(self).__name__
@@ -159,11 +159,11 @@ class DCGANDiscriminator(nn.Module):
         h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
         return self.fc(F.reshape(h, (h.shape[0], -1)))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"n_classes={self.n_classes}"
 
 
-def build_dcgan(generator=None, n_classes=0, dtype=numpy.float32):
+def build_dcgan(generator=None, n_classes=0, dtype=numpy.float32) -> tuple[DCGANGenerator, DCGANDiscriminator]:
     """(G, D) for MNIST, initialised as DCGAN from ``generator`` (G's weights drawn first)."""
     G = DCGANGenerator(n_classes=n_classes, dtype=dtype, generator=generator)
     D = DCGANDiscriminator(n_classes=n_classes, dtype=dtype, generator=generator)

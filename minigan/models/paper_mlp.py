@@ -47,7 +47,7 @@ MARGINAL_CLIP = 1e-5
 NOISE_KINDS = ("uniform", "gaussian")
 
 
-def noise_prior(z_dim=Z_DIM, kind="uniform"):
+def noise_prior(z_dim=Z_DIM, kind="uniform") -> NormalNoise | UniformNoise:
     """p_z, a sampler (generator, m) -> Tensor (m, z_dim), as Algorithm 1 expects.
 
     kind "uniform": z ~ U(-sqrt 3, sqrt 3)^z_dim, the prior most re-implementations
@@ -62,7 +62,7 @@ def noise_prior(z_dim=Z_DIM, kind="uniform"):
     raise ValueError(f"paper_mlp.noise_prior: kind must be one of {NOISE_KINDS}, got {kind!r}")
 
 
-def sigmoid_bias_from_marginals(images, clip=MARGINAL_CLIP):
+def sigmoid_bias_from_marginals(images, clip=MARGINAL_CLIP) -> numpy.ndarray:
     """b = logit(p) with p the mean of each pixel over ``images`` (values in [0, 1]), clipped to [clip, 1 - clip].
 
     sigmoid(b) is then the mean image: G's output layer starts from the data's marginals.
@@ -88,7 +88,7 @@ def _uniform_layer(layer, irange, generator):
 
 
 def generator(gen, z_dim=Z_DIM, hidden=G_HIDDEN, out_dim=IMAGE_DIM, irange=G_IRANGE, output_bias=None,
-              dtype=numpy.float32):
+              dtype=numpy.float32) -> nn.Sequential:
     """G: z -> Linear(z_dim, 1200) -> ReLU -> Linear(1200, 1200) -> ReLU -> Linear(1200, 784) -> Sigmoid.
 
     Returns an nn.Sequential mapping (m, z_dim) noise to (m, 784) images in (0, 1).
@@ -108,7 +108,7 @@ def generator(gen, z_dim=Z_DIM, hidden=G_HIDDEN, out_dim=IMAGE_DIM, irange=G_IRA
 
 
 def discriminator(gen, in_dim=IMAGE_DIM, units=D_UNITS, pieces=D_PIECES, irange=D_IRANGE,
-                  keep_input=KEEP_INPUT, keep_hidden=KEEP_HIDDEN, dtype=numpy.float32):
+                  keep_input=KEEP_INPUT, keep_hidden=KEEP_HIDDEN, dtype=numpy.float32) -> nn.Sequential:
     """D: x -> Dropout -> Maxout(784, 240x5) -> Dropout -> Maxout(240, 240x5) -> Dropout -> Linear(240, 1).
 
     Returns an nn.Sequential mapping (m, 784) images to (m, 1) logits a, D(x) = sigmoid(a).

@@ -7,13 +7,14 @@ avoids the sparse gradients of ReLU), Tanh on the generator's output (data scale
 from __future__ import annotations
 
 from .. import functional as F
+from ..autograd import Tensor
 from .module import Module
 
 
 class ReLU(Module):
     """y = max(x, 0)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.relu(x)
 
 
@@ -24,29 +25,29 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
 class Tanh(Module):
     """y = tanh x, in (-1, 1)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.tanh(x)
 
 
 class Sigmoid(Module):
     """y = 1 / (1 + exp(-x)), in (0, 1). For a loss, keep the logit and use BCE-with-logits instead."""
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.sigmoid(x)
 
 
 class Identity(Module):
     """y = x (a placeholder, e.g. where batch norm is switched off)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return x

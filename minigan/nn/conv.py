@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy
 
 from .. import functional as F
+from ..autograd import Tensor
 from . import init
 from .module import Module, add_weight_and_bias, check_dtype
 
@@ -70,7 +71,7 @@ class Conv2d(_ConvNd):
         super().__init__("Conv2d", in_channels, out_channels, kernel_size, stride, padding, bias, dtype,
                          generator, (int(out_channels), int(in_channels)))
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         self._check(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
@@ -95,6 +96,6 @@ class ConvTranspose2d(_ConvNd):
         super().__init__("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, bias, dtype,
                          generator, (int(in_channels), int(out_channels)))
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         self._check(x)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)

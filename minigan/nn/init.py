@@ -35,7 +35,7 @@ def _fill(t, host_array, where):
     return t
 
 
-def calculate_fan_in_and_fan_out(t):
+def calculate_fan_in_and_fan_out(t) -> tuple[int, int]:
     """fan_in, fan_out as PyTorch computes them: dims 1 and 0 times the receptive field (dims 2+).
 
     Linear W (out, in): (in, out). Conv2d W (out, in, kh, kw): (in*kh*kw, out*kh*kw).
@@ -49,7 +49,7 @@ def calculate_fan_in_and_fan_out(t):
     return shape[1] * receptive, shape[0] * receptive
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity, param=None) -> float:
     """The factor that keeps activations' variance stable through the nonlinearity (PyTorch's table)."""
     if nonlinearity in ("linear", "conv2d", "conv_transpose2d", "sigmoid"):
         return 1.0
@@ -63,7 +63,7 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
 
 
-def uniform_(t, a=0.0, b=1.0, generator=None):
+def uniform_(t, a=0.0, b=1.0, generator=None) -> Tensor:
     """t ~ Uniform(a, b) elementwise. The GAN paper's style: uniform_(W, -0.05, 0.05, generator=g)."""
     if a > b:
         raise ValueError(f"init.uniform_: a={a} is greater than b={b}")
@@ -71,7 +71,7 @@ def uniform_(t, a=0.0, b=1.0, generator=None):
     return _fill(t, g.np.uniform(a, b, size=t.shape), "uniform_")
 
 
-def normal_(t, mean=0.0, std=1.0, generator=None):
+def normal_(t, mean=0.0, std=1.0, generator=None) -> Tensor:
     """t ~ N(mean, std^2) elementwise. DCGAN: normal_(W, 0.0, 0.02, generator=g)."""
     if std < 0:
         raise ValueError(f"init.normal_: std must be >= 0, got {std}")
@@ -79,29 +79,29 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
     return _fill(t, g.np.normal(mean, std, size=t.shape), "normal_")
 
 
-def zeros_(t):
+def zeros_(t) -> Tensor:
     t.data[...] = 0
     return t
 
 
-def ones_(t):
+def ones_(t) -> Tensor:
     t.data[...] = 1
     return t
 
 
-def constant_(t, value):
+def constant_(t, value) -> Tensor:
     t.data[...] = value
     return t
 
 
-def xavier_uniform_(t, gain=1.0, generator=None):
+def xavier_uniform_(t, gain=1.0, generator=None) -> Tensor:
     """Uniform(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))  (Var = gain^2 2/(fan_in+fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     b = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -b, b, generator)
 
 
-def xavier_normal_(t, gain=1.0, generator=None):
+def xavier_normal_(t, gain=1.0, generator=None) -> Tensor:
     """N(0, s^2) with s = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
@@ -115,7 +115,7 @@ def _kaiming_std(t, a, mode, nonlinearity, where):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None) -> Tensor:
     """Uniform(-b, b) with b = sqrt(3) * gain / sqrt(fan); gain for leaky_relu(a) = sqrt(2 / (1 + a^2)).
 
     With a = sqrt(5) (the layers' default, as PyTorch) b = 1/sqrt(fan_in).
@@ -125,12 +125,12 @@ def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generat
     return uniform_(t, -b, b, generator)
 
 
-def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None) -> Tensor:
     """N(0, s^2) with s = gain / sqrt(fan)."""
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"), generator)
 
 
-def default_weight_and_bias_(weight, bias, generator=None):
+def default_weight_and_bias_(weight, bias, generator=None) -> None:
     """PyTorch's default for Linear and Conv layers: W ~ kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
     b ~ U(+-1/sqrt(fan_in)). Both draws come from one generator, weight first."""
     g = _generator(generator, "default_weight_and_bias_")

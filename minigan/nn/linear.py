@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from .. import functional as F
+from ..autograd import Tensor
 from . import init
 from .module import Module, add_weight_and_bias, check_dtype
 
@@ -27,10 +28,10 @@ class Linear(Module):
         add_weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator=None) -> None:
         init.default_weight_and_bias_(self.weight, self.bias, generator)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): expected input (..., {self.in_features}), "
@@ -39,5 +40,5 @@ class Linear(Module):
         check_dtype(self, x)
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from .. import functional as F
+from ..autograd import Tensor
 from . import init
 from .module import Module, add_weight_and_bias, check_dtype
 
@@ -31,15 +32,15 @@ class Maxout(Module):
         add_weight_and_bias(self, (units, in_features), units if bias else None, dtype)
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator=None) -> None:
         init.default_weight_and_bias_(self.weight, self.bias, generator)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Maxout({self.in_features}, ...): expected input (N, {self.in_features}), got {x.shape}")
         check_dtype(self, x)
         return F.maxout(F.linear(x, self.weight, self.bias), self.pieces)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}, "
                 f"bias={self.bias is not None}")

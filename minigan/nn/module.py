@@ -13,6 +13,8 @@ Names are dotted paths ("0.weight", "main.3.running_var"), in registration order
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Iterator
+from typing import Any
 
 from .. import backend
 from ..autograd import Tensor
@@ -33,12 +35,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-def new_parameter(shape, dtype):
+def new_parameter(shape, dtype) -> Parameter:
     """A zero Parameter of that shape and dtype on the default backend, for a layer to initialise."""
     return Parameter(backend.default_module().zeros(tuple(shape), dtype=dtype))
 
 
-def add_weight_and_bias(module, weight_shape, bias_size, dtype):
+def add_weight_and_bias(module, weight_shape, bias_size, dtype) -> None:
     """module.weight: a zero Parameter of weight_shape; module.bias: a zero one of (bias_size,), or
     None when bias_size is None. The layer then initialises them (its reset_parameters)."""
     module.weight = new_parameter(weight_shape, dtype)
@@ -48,7 +50,7 @@ def add_weight_and_bias(module, weight_shape, bias_size, dtype):
         module.bias = new_parameter((bias_size,), dtype)
 
 
-def check_dtype(module, x):
+def check_dtype(module, x) -> None:
     """Refuse an input whose dtype differs from the module's weights (NumPy would silently upcast)."""
     w = next(iter(module._parameters.values()), None)
     if w is not None and x.dtype != w.dtype:
@@ -127,7 +129,7 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, tensor):
+    def register_buffer(self, name, tensor) -> None:
         """Register state that is saved and moved with the module but not trained (e.g. running_mean)."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer({name!r}): expected a Tensor or None, got {type(tensor).__name__}")
@@ -136,20 +138,20 @@ class Module:
         self._forget(name)
         self._buffers[name] = tensor
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name, param) -> None:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter({name!r}): expected a Parameter or None, got {type(param).__name__}")
         self._forget(name)
         self._parameters[name] = param
 
-    def add_module(self, name, module):
+    def add_module(self, name, module) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module({name!r}): expected a Module, got {type(module).__name__}")
         self._forget(name)
         self._modules[name] = module
 
     # -- walking the tree ------------------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix="") -> Iterator[tuple[str, Module]]:
         """(name, module) for this module and every descendant, depth first, each once."""
         seen = set()
         stack = [(prefix, self)]
@@ -162,16 +164,16 @@ class Module:
             children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -185,30 +187,30 @@ class Module:
                 seen.add(id(t))
                 yield (f"{mname}.{k}" if mname else k), t
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs in registration order, shared parameters once."""
         return self._named("_parameters", prefix, recurse)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse=True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True):
+    def named_buffers(self, prefix="", recurse=True) -> Iterator[tuple[str, Tensor]]:
         return self._named("_buffers", prefix, recurse)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse=True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     # -- modes and housekeeping ------------------------------------------------------------
-    def train(self, mode=True):
+    def train(self, mode=True) -> Module:
         """Training mode for this module and all descendants (batch norm uses batch statistics,
         dropout drops). Returns self."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         """Evaluation mode (running statistics, no dropout). Returns self."""
         return self.train(False)
 
@@ -224,13 +226,13 @@ class Module:
             else:
                 p.grad = Tensor(backend.array_module(p.grad.data).zeros_like(p.grad.data))
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag=True) -> Module:
         """Freeze (False) or unfreeze every parameter, e.g. D's while G takes its step."""
         for p in self.parameters():
             p.requires_grad = bool(flag)
         return self
 
-    def to(self, backend_name):
+    def to(self, backend_name) -> Module:
         """Move parameters, their gradients and buffers to 'numpy' or 'cupy', in place. Returns self.
 
         The Parameter objects stay the same (only their .data is replaced), so an optimizer
@@ -246,7 +248,7 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+    def forward(self, *args, **kwargs) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     # -- saving and loading ----------------------------------------------------------------
@@ -261,7 +263,7 @@ class Module:
                         seen.add(id(t))
                         yield (f"{mname}.{k}" if mname else k), t
 
-    def state_dict(self):
+    def state_dict(self) -> OrderedDict:
         """OrderedDict name -> array copy, for every parameter and buffer (arrays on their own backend).
 
         Copies, so later training does not change a saved state. minigan/checkpoint.py writes
@@ -269,7 +271,7 @@ class Module:
         """
         return OrderedDict((name, t.data.copy()) for name, t in self._named_state())
 
-    def load_state_dict(self, state, strict=True):
+    def load_state_dict(self, state, strict=True) -> IncompatibleKeys:
         """Copy arrays from ``state`` (name -> array) into the parameters and buffers, in place.
 
         Every problem is collected and reported at once, by name: keys this module has but
@@ -311,7 +313,7 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------------
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The part inside the parentheses of this module's one-line description."""
         return ""
 
@@ -343,7 +345,7 @@ class Sequential(Module):
             for i, m in enumerate(modules):
                 self.add_module(str(i), _check_module("Sequential", i, m))
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         for m in self._modules.values():
             x = m(x)
         return x
@@ -363,7 +365,7 @@ class Sequential(Module):
         except (IndexError, TypeError):
             raise IndexError(f"Sequential: index {index!r} out of range for {len(items)} modules") from None
 
-    def append(self, module):
+    def append(self, module) -> Sequential:
         self.add_module(str(len(self._modules)), _check_module("Sequential.append", len(self._modules), module))
         return self
 
@@ -376,7 +378,7 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
 
-    def append(self, module):
+    def append(self, module) -> ModuleList:
         self.add_module(str(len(self._modules)), _check_module("ModuleList.append", len(self._modules), module))
         return self
 

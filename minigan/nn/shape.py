@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
+from ..autograd import Tensor
 from .module import Module
 
 
@@ -14,7 +15,7 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         if s > e:
             raise ValueError(
@@ -23,7 +24,7 @@ class Flatten(Module):
         shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
         return F.reshape(x, shape)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -35,7 +36,7 @@ class Unflatten(Module):
         super().__init__()
         self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         d = self.dim % x.ndim
         if math.prod(self.unflattened_size) != x.shape[d]:
             raise ValueError(
@@ -44,5 +45,5 @@ class Unflatten(Module):
             )
         return F.reshape(x, x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

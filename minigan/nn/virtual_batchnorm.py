@@ -70,7 +70,7 @@ class VirtualBatchNorm(Module):
             out = out * F.reshape(self.weight, *shape) + F.reshape(self.bias, *shape)
         return out
 
-    def reference(self, h_ref):
+    def reference(self, h_ref) -> Tensor:
         """Record mu_ref and var_ref from the reference batch's activations h_ref; return VBN(h_ref)."""
         self._check(h_ref)
         axes = (0,) + tuple(range(2, h_ref.ndim))   # every axis but the features'
@@ -79,7 +79,7 @@ class VirtualBatchNorm(Module):
         self._ref_stats = (mu, var)
         return self._normalise(h_ref, mu, var)
 
-    def forward(self, h):
+    def forward(self, h) -> Tensor:
         if self._collecting:
             return self.reference(h)
         if self._ref_stats is None:
@@ -92,7 +92,7 @@ class VirtualBatchNorm(Module):
                              f"the input has shape {h.shape}")
         return self._normalise(h, mu, var)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
 
 
@@ -116,7 +116,7 @@ class ReferenceBatch(Module):
         if not self._vbn:
             raise ValueError("ReferenceBatch: net has no VirtualBatchNorm layer")
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         for layer in self._vbn:
             layer._collecting = True
         try:

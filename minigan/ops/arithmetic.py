@@ -12,6 +12,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .shape import sum_to
 
 
@@ -35,10 +36,10 @@ def _as_tensors(a, b):
 class Add(Function):
     """y = a + b.   dL/da = sum_to(g), dL/db = sum_to(g)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a + b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, Tensor]:
         a, b = self.inputs
         return sum_to(gy, a.shape), sum_to(gy, b.shape)
 
@@ -46,10 +47,10 @@ class Add(Function):
 class Sub(Function):
     """y = a - b.   dL/da = sum_to(g), dL/db = -sum_to(g)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a - b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, Tensor]:
         a, b = self.inputs
         return sum_to(gy, a.shape), sum_to(-gy, b.shape)
 
@@ -57,10 +58,10 @@ class Sub(Function):
 class Mul(Function):
     """y = a * b.   dL/da = sum_to(g * b), dL/db = sum_to(g * a)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a * b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
         ga = sum_to(gy * b, a.shape) if self.needs_grad[0] else None
         gb = sum_to(gy * a, b.shape) if self.needs_grad[1] else None
@@ -70,10 +71,10 @@ class Mul(Function):
 class Div(Function):
     """y = a / b.   dL/da = sum_to(g / b), dL/db = sum_to(-g * a / b^2)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a / b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
         ga = sum_to(gy / b, a.shape) if self.needs_grad[0] else None
         gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_grad[1] else None
@@ -85,10 +86,10 @@ class AddScalar(Function):
 
     c: float  # the Python number added
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x + self.c
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy
 
 
@@ -97,10 +98,10 @@ class RSubScalar(Function):
 
     c: float  # the Python number x is subtracted from
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return self.c - x
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return -gy
 
 
@@ -109,10 +110,10 @@ class MulScalar(Function):
 
     c: float  # the Python number x is multiplied by
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x * self.c
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy * self.c
 
 
@@ -121,10 +122,10 @@ class DivScalar(Function):
 
     c: float  # the Python number x is divided by
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x / self.c
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy / self.c
 
 
@@ -133,10 +134,10 @@ class RDivScalar(Function):
 
     c: float  # the Python number divided by x
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return self.c / x
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         (x,) = self.inputs
         return gy * (-self.c) / (x * x)
 
@@ -144,10 +145,10 @@ class RDivScalar(Function):
 class Neg(Function):
     """y = -x.   dL/dx = -g."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return -x
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return -gy
 
 
@@ -156,10 +157,10 @@ class PowScalar(Function):
 
     c: float  # the exponent
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x ** self.c
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         (x,) = self.inputs
         if self.c == 2:
             return gy * x * 2.0
@@ -170,10 +171,10 @@ class Pow(Function):
     """y = a^b, both tensors (a > 0 where b is differentiated).
     dL/da = sum_to(g * b * a^(b-1)),  dL/db = sum_to(g * y * log a)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a ** b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
         ga = sum_to(gy * b * a ** (b - 1.0), a.shape) if self.needs_grad[0] else None
         gb = sum_to(gy * self.output() * log(a), b.shape) if self.needs_grad[1] else None
@@ -183,50 +184,50 @@ class Pow(Function):
 class Exp(Function):
     """y = e^x.   dL/dx = g * y."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).exp(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy * self.output()
 
 
 class Log(Function):
     """y = log x.   dL/dx = g / x."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).log(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy / self.inputs[0]
 
 
 class Log1p(Function):
     """y = log(1 + x), accurate for small x.   dL/dx = g / (1 + x)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).log1p(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy / (self.inputs[0] + 1.0)
 
 
 class Sqrt(Function):
     """y = sqrt(x).   dL/dx = g / (2 y)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).sqrt(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy / (self.output() * 2.0)
 
 
 class Abs(Function):
     """y = |x|.   dL/dx = g * sign(x) (0 at the kink x = 0)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).abs(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         x = self.inputs[0].data
         return gy * Tensor(backend.array_module(x).sign(x))
 
@@ -247,10 +248,10 @@ class Maximum(Function):
     maxout (and as in PyTorch), so that max(a, b) and max(b, a) have the same gradients.
     """
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return backend.array_module(a, b).maximum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, Tensor]:
         a, b = self.inputs
         return _split_at_ties(gy, a, b, a.data > b.data)
 
@@ -259,10 +260,10 @@ class Minimum(Function):
     """y = min(a, b) elementwise.
     dL/da = sum_to(g * s), dL/db = sum_to(g * (1 - s)), s = [a < b] + [a = b] / 2 (ties share g, as in Maximum)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return backend.array_module(a, b).minimum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, Tensor]:
         a, b = self.inputs
         return _split_at_ties(gy, a, b, a.data < b.data)
 
@@ -273,10 +274,10 @@ class Where(Function):
 
     cond: object  # boolean array (same backend as a and b): where y takes a
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return backend.array_module(a, b).where(self.cond, a, b)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
         zero = Tensor(backend.array_module(gy.data).zeros((), gy.dtype))
         ga = sum_to(where(self.cond, gy, zero), a.shape) if self.needs_grad[0] else None
@@ -290,10 +291,10 @@ class Clip(Function):
     lo: float | None  # lower bound, or None for none
     hi: float | None  # upper bound, or None for none
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).clip(x, self.lo, self.hi)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         x = self.inputs[0].data
         inside = x == x  # all True, then narrowed by the bounds that are set
         if self.lo is not None:
@@ -308,10 +309,10 @@ class Cast(Function):
 
     dtype: object  # the dtype of y
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x.astype(self.dtype)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return astype(gy, self.inputs[0].dtype)
 
 
@@ -320,10 +321,10 @@ class ToBackend(Function):
 
     target: str  # the backend y lives on: 'numpy' or 'cupy'
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.to_backend(x, self.target)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return to(gy, self.inputs[0].backend)
 
 
@@ -344,63 +345,63 @@ def _binary(a, b, tensor_op, number_right, number_left):
     return tensor_op.apply(*_as_tensors(a, b))
 
 
-def add(a, b):
+def add(a, b) -> Tensor:
     return _binary(a, b, Add, AddScalar, AddScalar)
 
 
-def sub(a, b):
+def sub(a, b) -> Tensor:
     if type(b) in _SCALARS:
         return AddScalar.apply(a, c=-b)  # a + (-c) is exactly a - c in IEEE arithmetic
     return _binary(a, b, Sub, None, RSubScalar)  # b is not a number here: no number_right needed
 
 
-def mul(a, b):
+def mul(a, b) -> Tensor:
     return _binary(a, b, Mul, MulScalar, MulScalar)
 
 
-def div(a, b):
+def div(a, b) -> Tensor:
     return _binary(a, b, Div, DivScalar, RDivScalar)
 
 
-def neg(x):
+def neg(x) -> Tensor:
     return Neg.apply(x)
 
 
-def pow(a, b):  # noqa: A001 - the op is called pow, as in PyTorch
+def pow(a, b) -> Tensor:  # noqa: A001 - the op is called pow, as in PyTorch
     if isinstance(b, numbers.Number):
         return PowScalar.apply(a, c=b)
     return Pow.apply(*_as_tensors(a, b))
 
 
-def exp(x):
+def exp(x) -> Tensor:
     return Exp.apply(x)
 
 
-def log(x):
+def log(x) -> Tensor:
     return Log.apply(x)
 
 
-def log1p(x):
+def log1p(x) -> Tensor:
     return Log1p.apply(x)
 
 
-def sqrt(x):
+def sqrt(x) -> Tensor:
     return Sqrt.apply(x)
 
 
-def abs(x):  # noqa: A001
+def abs(x) -> Tensor:  # noqa: A001
     return Abs.apply(x)
 
 
-def maximum(a, b):
+def maximum(a, b) -> Tensor:
     return Maximum.apply(*_as_tensors(a, b))
 
 
-def minimum(a, b):
+def minimum(a, b) -> Tensor:
     return Minimum.apply(*_as_tensors(a, b))
 
 
-def where(cond, a, b):
+def where(cond, a, b) -> Tensor:
     """Elementwise choice: a where cond holds, else b (cond: bool array or Tensor)."""
     a, b = _as_tensors(a, b)
     cond = cond.data if isinstance(cond, Tensor) else cond
@@ -409,7 +410,7 @@ def where(cond, a, b):
     return Where.apply(a, b, cond=cond)
 
 
-def clip(x, lo=None, hi=None):
+def clip(x, lo=None, hi=None) -> Tensor:
     if lo is None and hi is None:
         raise ValueError("clip: give at least one of lo and hi")
     if lo is not None and hi is not None and lo > hi:
@@ -417,7 +418,7 @@ def clip(x, lo=None, hi=None):
     return Clip.apply(x, lo=lo, hi=hi)
 
 
-def astype(x, dtype):
+def astype(x, dtype) -> Tensor:
     """x converted to ``dtype``. A cast to a floating type is differentiable; a cast to an
     integer or boolean type is a step function (zero derivative almost everywhere), so its
     result is a constant, cut from the graph, as in PyTorch."""
@@ -429,7 +430,7 @@ def astype(x, dtype):
     return Cast.apply(x, dtype=dtype)
 
 
-def to(x, target: str):
+def to(x, target: str) -> Tensor:
     """Copy to backend ``target`` ('numpy' or 'cupy'); differentiable."""
     backend.module_for(target)
     x = as_tensor(x)

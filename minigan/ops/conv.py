@@ -40,7 +40,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from .arithmetic import as_tensor
 from .reductions import sum as reduce_sum
 
@@ -313,7 +313,7 @@ def _check(op, x, W, b, in_axis):
     return x, W, b
 
 
-def conv2d(x, W, b=None, stride=1, padding=0):
+def conv2d(x, W, b=None, stride=1, padding=0) -> Tensor:
     """2-D convolution (cross-correlation) as torch.nn.functional.conv2d.
 
     x: (N, C, H, W); W: (O, C, kh, kw); b: (O,) or None; stride, padding: int or (h, w) pair.
@@ -332,7 +332,7 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     return Conv2d.apply(*args, stride=stride, padding=padding)
 
 
-def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
+def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0) -> Tensor:
     """Transposed 2-D convolution as torch.nn.functional.conv_transpose2d (the adjoint of conv2d).
 
     x: (N, C_in, H, W); W: (C_in, C_out, kh, kw) -- PyTorch's order; b: (C_out,) or None.

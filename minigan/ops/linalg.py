@@ -6,6 +6,7 @@ dL/dA = G B^T and dL/dB = A^T G (transposes over the last two axes).
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .reductions import sum as reduce_sum
 from .shape import reshape, sum_to, transpose
 
@@ -20,10 +21,10 @@ class MatMul(Function):
     """Y = A @ B (ndim >= 2, leading axes broadcast).
     dL/dA = sum_to(G @ B^T, A.shape),  dL/dB = sum_to(A^T @ G, B.shape)."""
 
-    def forward(self, a, b):
+    def forward(self, a, b) -> Array:
         return a @ b
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
         ga = sum_to(matmul(gy, _mT(b)), a.shape) if self.needs_grad[0] else None
         gb = sum_to(matmul(_mT(a), gy), b.shape) if self.needs_grad[1] else None
@@ -34,13 +35,13 @@ class Linear(Function):
     """y = x W^T + b with W of shape (out, in), PyTorch's layout.
     dL/dx = G W,  dL/dW = G^T x,  dL/db = sum of G over the batch."""
 
-    def forward(self, x, W, b=None):
+    def forward(self, x, W, b=None) -> Array:
         y = x @ W.T
         if b is not None:
             y += b  # y is a fresh array here, so adding in place is safe
         return y
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, ...]:
         x, W = self.inputs[0], self.inputs[1]
         gx = matmul(gy, W) if self.needs_grad[0] else None
         gW = gb = None
@@ -54,7 +55,7 @@ class Linear(Function):
         return (gx, gW) if len(self.inputs) == 2 else (gx, gW, gb)
 
 
-def matmul(a, b):
+def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted to a row/column and squeezed."""
     a = a if isinstance(a, Tensor) else Tensor(a)
     b = b if isinstance(b, Tensor) else Tensor(b)
@@ -73,7 +74,7 @@ def matmul(a, b):
     return MatMul.apply(a, b)
 
 
-def linear(x, W, b=None):
+def linear(x, W, b=None) -> Tensor:
     """y = x W^T + b (W: out x in, b: out), as torch.nn.functional.linear."""
     if W.ndim != 2 or x.shape[-1] != W.shape[1] or (b is not None and b.shape != (W.shape[0],)):
         raise ValueError(

@@ -76,7 +76,7 @@ def _target(name, target, like):
     return target
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean", weight=None):  # noqa: A002
+def binary_cross_entropy_with_logits(input, target, reduction="mean", weight=None) -> Tensor:  # noqa: A002
     """Binary cross-entropy of logits ``input`` against targets in [0, 1] (PyTorch's name and order).
 
         loss_i = weight_i * (softplus(a_i) - t_i a_i),   d loss_i / d a_i = weight_i (sigmoid(a_i) - t_i).
@@ -96,7 +96,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean", weight=Non
     return _reduce(loss, reduction)
 
 
-def mse_loss(input, target, reduction="mean"):  # noqa: A002
+def mse_loss(input, target, reduction="mean") -> Tensor:  # noqa: A002
     """Squared error (a - b)^2, reduced by 'mean', 'sum' or 'none'.
 
         d/da (a - b)^2 = 2 (a - b),   d/db = -2 (a - b)   (divided by the count for 'mean').

@@ -130,7 +130,7 @@ def _raw(name, stat, C, x):
 
 
 def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, training=True,
-               momentum=0.1, eps=1e-5):
+               momentum=0.1, eps=1e-5) -> Tensor:
     """Batch normalisation of x, shape (N, C), (N, C, L) or (N, C, H, W), per channel C.
 
     gamma, beta: Tensors of shape (C,), or None for no affine part (gamma = 1, beta = 0).

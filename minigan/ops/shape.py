@@ -12,9 +12,10 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 
 
-def sum_to_array(xp_array, shape):
+def sum_to_array(xp_array, shape) -> Array:
     """Sum an array down to ``shape`` (the reverse of NumPy broadcasting), on raw arrays."""
     if xp_array.shape == shape:
         return xp_array
@@ -33,10 +34,10 @@ class Reshape(Function):
 
     shape: tuple  # the shape of y (no -1 left)
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x.reshape(self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return reshape(gy, self.inputs[0].shape)
 
 
@@ -45,10 +46,10 @@ class Transpose(Function):
 
     axes: tuple  # the permutation p: y.shape[i] = x.shape[p[i]]
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x.transpose(self.axes)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         inverse = tuple(numpy.argsort(self.axes))
         return transpose(gy, inverse)
 
@@ -58,11 +59,11 @@ class BroadcastTo(Function):
 
     shape: tuple  # the shape of y
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         return xp.broadcast_to(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return sum_to(gy, self.inputs[0].shape)
 
 
@@ -71,10 +72,10 @@ class SumTo(Function):
 
     shape: tuple  # the shape of y: x.shape with broadcast axes summed away
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return sum_to_array(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return broadcast_to(gy, self.inputs[0].shape)
 
 
@@ -102,10 +103,10 @@ class GetItem(Function):
 
     index: object  # the index, with Tensors replaced by their arrays
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x[self.index]
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return GetItemGrad.apply(gy, index=self.index, in_shape=self.inputs[0].shape)
 
 
@@ -115,7 +116,7 @@ class GetItemGrad(Function):
     index: object  # the index of the GetItem whose adjoint this is
     in_shape: tuple  # the shape of that GetItem's input, the shape of y
 
-    def forward(self, gy):
+    def forward(self, gy) -> Array:
         xp = backend.array_module(gy)
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
         index = self.index
@@ -128,7 +129,7 @@ class GetItemGrad(Function):
             gx[index] = gy
         return gx
 
-    def backward(self, ggx):
+    def backward(self, ggx) -> Tensor:
         return getitem(ggx, self.index)
 
 
@@ -137,11 +138,11 @@ class Concatenate(Function):
 
     axis: int  # the axis the inputs are joined along (non-negative)
 
-    def forward(self, *xs):
+    def forward(self, *xs) -> Array:
         xp = backend.array_module(*xs)
         return xp.concatenate(xs, axis=self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, ...]:
         grads, start = [], 0
         axis = self.axis % gy.ndim
         for x in self.inputs:
@@ -157,11 +158,11 @@ class Stack(Function):
 
     axis: int  # the new axis of y (non-negative)
 
-    def forward(self, *xs):
+    def forward(self, *xs) -> Array:
         xp = backend.array_module(*xs)
         return xp.stack(xs, axis=self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor, ...]:
         axis = self.axis % gy.ndim
         return tuple(getitem(gy, (slice(None),) * axis + (i,)) for i in range(len(self.inputs)))
 
@@ -172,18 +173,18 @@ class Pad(Function):
     pad_width: tuple  # ((before, after), ...) per axis, as numpy.pad
     value: float  # the constant put in the border
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         return xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         index = tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.pad_width))
         return getitem(gy, index)
 
 
 # -- the user's face of this family -------------------------------------------------------
 
-def reshape(x, *shape):
+def reshape(x, *shape) -> Tensor:
     """x with a new shape of the same size; one entry may be -1 ("whatever is left")."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -238,7 +239,7 @@ def _permute(name, x, axes):
     return Transpose.apply(x, axes=tuple(a % x.ndim for a in axes))
 
 
-def broadcast_to(x, shape):
+def broadcast_to(x, shape) -> Tensor:
     x = x if isinstance(x, Tensor) else Tensor(x)
     shape = tuple(shape)
     if x.shape == shape:
@@ -250,7 +251,7 @@ def broadcast_to(x, shape):
     return BroadcastTo.apply(x, shape=shape)
 
 
-def sum_to(x, shape):
+def sum_to(x, shape) -> Tensor:
     """x summed down to ``shape``; x itself when nothing was broadcast (the common case)."""
     if x.data.shape == shape:
         return x
@@ -260,7 +261,7 @@ def sum_to(x, shape):
     return SumTo.apply(x, shape=shape)
 
 
-def getitem(x, index):
+def getitem(x, index) -> Tensor:
     index = _normalise_index(index)
     return GetItem.apply(x, index=index)
 
@@ -302,7 +303,7 @@ def stack(tensors, axis=None, *, dim=None) -> Tensor:
     return Stack.apply(*tensors, axis=axis)
 
 
-def pad(x, pad_width, value=0.0):
+def pad(x, pad_width, value=0.0) -> Tensor:
     """Constant padding; ``pad_width`` as in numpy.pad: ((before, after), ...) per axis, or an int."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     if isinstance(pad_width, int):

@@ -113,7 +113,7 @@ class ExponentialMovingAverage(_ParameterAverage):
         self.beta = float(beta)
         super().__init__(optimizer)
 
-    def step(self):
+    def step(self) -> None:
         """One update of the average: θ̄ ← θ̄ + (1 − β)(θ − θ̄), the same formula written in place."""
         self._move_towards(1.0 - self.beta)
 
@@ -125,6 +125,6 @@ class UniformAverage(_ParameterAverage):
     """θ̄_n = (θ_0 + ... + θ_n) / (n + 1): the plain mean of the iterates since the start
     (``step()`` after each update)."""
 
-    def step(self):
+    def step(self) -> None:
         """θ̄_{n+1} = θ̄_n + (θ_{n+1} − θ̄_n) / (n + 2): the running mean, one new iterate at a time."""
         self._move_towards(1.0 / (self.updates + 2))

@@ -74,7 +74,7 @@ class Optimizer:
         self.state = {}  # parameter index -> dict of that parameter's optimizer state
 
     # -- the update --------------------------------------------------------------------
-    def step(self):
+    def step(self) -> None:
         """Update every parameter that has a gradient, in place, by the subclass's rule."""
         self._check_hyperparameters()
         for i, p in enumerate(self.params):
@@ -288,7 +288,7 @@ def _check_fields(name, state_dict) -> None:
             raise TypeError(f"{name}.load_state_dict: state is keyed by parameter index, found key {key!r}")
 
 
-def check_range(optimizer, name, value, low=0.0, high=math.inf, high_open=False):
+def check_range(optimizer, name, value, low=0.0, high=math.inf, high_open=False) -> None:
     """Raise a ValueError naming the optimizer and setting when ``value`` is outside [low, high] (or [low, high))."""
     ok = low <= value < high if high_open else low <= value <= high
     if not ok:

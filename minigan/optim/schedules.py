@@ -51,7 +51,7 @@ class Schedule:
         self.optimizer, self.attr, self.every = optimizer, attr, int(every)
         self.t = 0
 
-    def value(self, k):  # pragma: no cover - abstract
+    def value(self, k) -> float:  # pragma: no cover - abstract
         """The attribute's value after k units (updates or epochs, as chosen by ``every``)."""
         raise NotImplementedError
 
@@ -60,13 +60,13 @@ class Schedule:
         """Completed units: updates when every=1, epochs when every=updates_per_epoch."""
         return self.t // self.every
 
-    def current(self):
+    def current(self) -> float:
         return self.value(self.units)
 
     def _apply(self):
         setattr(self.optimizer, self.attr, self.current())
 
-    def step(self):
+    def step(self) -> float:
         """Advance one step and write the new value into the optimizer. Returns that value."""
         self.t += 1
         self._apply()
@@ -149,14 +149,14 @@ class ExponentialDecay(Schedule):
         self.factor, self.minimum = float(factor), float(minimum)
         self._apply()
 
-    def value(self, k):
+    def value(self, k) -> float:
         return max(self.initial / self.factor**k, self.minimum)
 
     def _check_settings(self):
         if not self.factor > 0:
             raise ValueError(f"factor must be positive, got {self.factor!r}")
 
-    def rebase(self, factor):
+    def rebase(self, factor) -> float:
         """From now on divide by ``factor`` per unit, starting from the current value.
 
         initial <- the value now, factor <- factor, t <- 0: the value does not jump, and k units
@@ -193,7 +193,7 @@ class LinearRamp(Schedule):
         if not self.end > self.start:
             raise ValueError(f"end ({self.end}) must come after start ({self.start})")
 
-    def value(self, k):
+    def value(self, k) -> float:
         fraction = min(max((k - self.start) / (self.end - self.start), 0.0), 1.0)
         return self.start_value + (self.end_value - self.start_value) * fraction
 
@@ -211,12 +211,12 @@ class LambdaSchedule(Schedule):
         self.fn = fn
         self._apply()
 
-    def value(self, k):
+    def value(self, k) -> float:
         return self.fn(k)
 
 
 def paper_mnist_schedules(optimizer, updates_per_epoch, lr=0.1, decay=1.000004, min_lr=1e-6,
-                          momentum=(0.5, 0.7), saturate_epoch=250):
+                          momentum=(0.5, 0.7), saturate_epoch=250) -> tuple[ExponentialDecay, LinearRamp]:
     """The GAN paper's MNIST schedules for an SGD optimizer, both stepped once per update.
 
     Returns (lr_schedule, momentum_schedule): the learning rate divided by ``decay`` after every
