@@ -32,7 +32,8 @@ from ..autograd import no_grad
 from . import losses
 
 
-def fit_discriminator(D, sample_fake, sample_data, generator, *, steps, m=256, lr=1e-3, betas=(0.5, 0.999)) -> list[float]:
+def fit_discriminator(D, sample_fake, sample_data, generator, *, steps, m=256, lr=1e-3,
+                      betas=(0.5, 0.999)) -> list[float]:
     """Train D alone against a fixed sampler of fakes: minimise J(D) = -E_data log D - E_fake log(1 - D)
     (losses.d_loss) with Adam for ``steps`` minibatches of m real and m fake examples.
 
