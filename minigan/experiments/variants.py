@@ -189,14 +189,14 @@ def _standard(name, p_data, generator, steps, m, hidden, g_layers=2, *, g_loss="
 
 # -- the variants -----------------------------------------------------------------------------------
 @register("vanilla")
-def vanilla(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def vanilla(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """The GAN of Goodfellow et al. (2014), Algorithm 1 with k = 1 and the non-saturating G loss
     -E_z log D(G(z)): the baseline every trick is measured against (demos/mixture_2d.py)."""
     return _standard("vanilla", p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("wgan")
-def wgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def wgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """WGAN (Arjovsky, Chintala and Bottou 2017, Algorithm 1): the critic maximises
     E_x D(x) - E_z D(G(z)) over weights clipped to [-0.01, 0.01] (a crude Lipschitz bound),
     n_critic = 5 critic updates per generator update, RMSprop with lr 5e-5 for both (the paper's
@@ -210,7 +210,7 @@ def wgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("wgan_gp")
-def wgan_gp(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def wgan_gp(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): the WGAN critic loss plus the gradient penalty
     lambda E (||grad D(xhat)||_2 - 1)^2 at random points between x and G(z) (minigan/gan/penalty.py),
     lambda = 10, n_critic = 5, Adam with lr 1e-4 for both players, no clipping. The paper's betas are
@@ -226,7 +226,7 @@ def wgan_gp(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("lsgan")
-def lsgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def lsgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """LSGAN (Mao et al. 2017): least squares instead of cross-entropy, with targets b = 1 (real),
     a = 0 (fake) for D and c = 1 for G: J(D) = 1/2 E_x (D(x) - 1)^2 + 1/2 E_z D(G(z))^2,
     J(G) = E_z (D(G(z)) - 1)^2 (minigan/gan/losses.py)."""
@@ -234,7 +234,7 @@ def lsgan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("ml")
-def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """The maximum-likelihood generator loss J(G) = -1/2 E_z exp(a(G(z))) (Goodfellow 2014, "On
     distinguishability criteria"; NIPS 2016 tutorial eq. 14): with D optimal its expected gradient
     is 1/2 grad KL(p_data || p_g). D is the usual cross-entropy discriminator."""
@@ -242,7 +242,7 @@ def maximum_likelihood(p_data, generator, *, steps, m=256, hidden=128, g_layers=
 
 
 @register("label_smoothing")
-def label_smoothing(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def label_smoothing(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """One-sided label smoothing (Salimans et al. 2016, section 3.4): D's targets for real examples
     are 0.9 instead of 1, fakes stay at 0, so D*(x) = 0.9 p_data / (p_data + p_g) and D is not
     rewarded for ever more confident logits on real data."""
@@ -250,7 +250,7 @@ def label_smoothing(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("instance_noise")
-def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, sigma_fraction=0.25):
+def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, sigma_fraction=0.25) -> Setup:
     """Instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017): D sees x + e and G(z) + e',
     e ~ N(0, sigma_t^2 I), sigma_t falling linearly from sigma_0 to 0 over the first half of the run
     (minigan/gan/noise.py). sigma_0 = sigma_fraction times the smallest distance between two modes; the
@@ -267,7 +267,8 @@ def instance_noise(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, s
 
 
 @register("minibatch_discrimination")
-def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, kernels=8, kernel_dims=4):
+def minibatch_discrimination(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, kernels=8,
+                             kernel_dims=4) -> Setup:
     """Minibatch discrimination (Salimans et al. 2016, section 3.2): before its output layer D appends
     o(x_i)_b = sum_j exp(-||M_{i,b} - M_{j,b}||_1), B = 8 kernels of C = 4 dimensions, to each example's
     features, so it can tell a collapsed minibatch from a diverse one (minigan/gan/minibatch.py)."""
@@ -294,20 +295,20 @@ def _pacgan(pack, p_data, generator, steps, m, hidden, g_layers=2):
 
 
 @register("pacgan2")
-def pacgan2(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def pacgan2(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """PacGAN2 (Lin et al. 2018): the vanilla GAN with D deciding on pairs of examples, input 2 * dim
     (minigan/gan/minibatch.py, Packed); m / 2 decisions per minibatch."""
     return _pacgan(2, p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("pacgan4")
-def pacgan4(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def pacgan4(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """PacGAN4 (Lin et al. 2018): as pacgan2 with packs of four (the paper's best row on the 25-grid)."""
     return _pacgan(4, p_data, generator, steps, m, hidden, g_layers)
 
 
 @register("vbn")
-def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, n_ref=128):
+def virtual_batch_norm(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, n_ref=128) -> Setup:
     """Virtual batch normalisation in G (Salimans et al. 2016, section 3.5): each hidden layer of G is
     normalised with the statistics of a reference batch z_ref of n_ref = 128 noise vectors drawn once at
     the start (minigan/nn/virtual_batchnorm.py), so G(z_i) does not depend on the rest of its minibatch."""
@@ -332,7 +333,7 @@ def _second_moment(p_data, default=1.0):
 
 
 @register("ebgan")
-def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, code=8, pt_weight=0.1):
+def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, code=8, pt_weight=0.1) -> Setup:
     """EBGAN-PT (Zhao, Mathieu and LeCun 2017): D is an autoencoder (dim -> hidden -> hidden -> code = 8,
     code -> hidden -> dim) whose energy D(x) is its reconstruction MSE; L_D = E_x D(x) + E_z [m - D(G(z))]^+,
     L_G = E_z D(G(z)) + 0.1 f_PT (the pulling-away term, minigan/gan/ebgan.py). The margin m is the
@@ -350,7 +351,7 @@ def ebgan_pt(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, code=8,
 
 
 @register("conditional")
-def conditional_gan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
+def conditional_gan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2) -> Setup:
     """Conditional GAN (Mirza and Osindero 2014) told which mode each example comes from: y = the
     mixture component, one-hot, concatenated to z and to D's input (minigan/gan/conditional.py); y is
     uniform in G's samples. It uses labels that no other variant gets, so its coverage is a supervised
@@ -365,7 +366,7 @@ def conditional_gan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
 
 
 @register("consensus")
-def consensus(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=10.0, lr=1e-4):
+def consensus(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=10.0, lr=1e-4) -> Setup:
     """Consensus optimisation (Mescheder, Nowozin and Geiger 2017) on the vanilla variant's networks and
     losses, as in their 2-D experiment: simultaneous updates, RMSprop (lr 1e-4) for both players,
     gamma = 10 (minigan/gan/consensus.py)."""
@@ -378,7 +379,7 @@ def consensus(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=
 
 
 @register("unrolled")
-def unrolled(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, unroll_steps=5):
+def unrolled(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, unroll_steps=5) -> Setup:
     """Unrolled GAN (Metz et al. 2016) with K = 5 (the paper varies K from 0 to 10 on its 2-D mixture;
     5 fits our budget): the vanilla variant's networks, losses and Adam, G's loss taken against D after
     K unrolled Adam steps (minigan/gan/unrolled.py)."""

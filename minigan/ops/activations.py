@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .arithmetic import exp
 from .reductions import sum as reduce_sum
 
@@ -22,10 +23,10 @@ def _sigmoid_array(x):
 class ReLU(Function):
     """y = max(x, 0).   dL/dx = g * [x > 0]."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).maximum(x, 0)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy * Tensor((self.inputs[0].data > 0).astype(gy.dtype))
 
 
@@ -40,12 +41,12 @@ class LeakyReLU(Function):
 
     slope: float  # the slope for x < 0
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         y = xp.multiply(x, x.dtype.type(self.slope), out=xp.empty_like(x))  # s x (an array even for 0-d x)
         return (xp.maximum if self.slope <= 1.0 else xp.minimum)(x, y, out=y)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         x = self.inputs[0].data
         # asarray, not astype: for a 0-d x, (x > 0) is a NumPy scalar, which Tensor() would read as
         # a Python float and round to float32 (the slope 0.01 to 0.0099999998 in a float64 graph)
@@ -58,10 +59,10 @@ class LeakyReLU(Function):
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x).   dL/dx = g * y (1 - y)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return _sigmoid_array(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         y = self.output()
         return gy * y * (1.0 - y)
 
@@ -69,10 +70,10 @@ class Sigmoid(Function):
 class Tanh(Function):
     """y = tanh x.   dL/dx = g * (1 - y^2)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return backend.array_module(x).tanh(x)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         y = self.output()
         return gy * (1.0 - y * y)
 
@@ -80,22 +81,22 @@ class Tanh(Function):
 class Softplus(Function):
     """y = log(1 + e^x) = max(x, 0) + log1p(e^-|x|).   dL/dx = g * sigmoid(x)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy * sigmoid(self.inputs[0])
 
 
 class LogSigmoid(Function):
     """y = log sigmoid(x) = min(x, 0) - log1p(e^-|x|).   dL/dx = g * (1 - sigmoid(x)) = g * sigmoid(-x)."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy * sigmoid(-self.inputs[0])
 
 
@@ -104,12 +105,12 @@ class Softmax(Function):
 
     axis: int  # the axis the probabilities sum to 1 along (non-negative)
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         return e / e.sum(axis=self.axis, keepdims=True)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         y = self.output()
         return y * (gy - reduce_sum(gy * y, self.axis, keepdims=True))
 
@@ -119,12 +120,12 @@ class LogSoftmax(Function):
 
     axis: int  # the axis of the logsumexp (non-negative)
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy - exp(self.output()) * reduce_sum(gy, self.axis, keepdims=True)
 
 

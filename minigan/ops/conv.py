@@ -41,6 +41,7 @@ import numbers
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .arithmetic import as_tensor
 from .reductions import sum as reduce_sum
 
@@ -150,7 +151,7 @@ class Conv2d(Function):
         # backward), else made by forward; kept for dL/dW
         self.x_cols = x_cols
 
-    def forward(self, x, W, b=None):
+    def forward(self, x, W, b=None) -> Array:
         O, C, kh, kw = W.shape
         N = x.shape[0]
         Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], kh, kw, self.stride, self.padding)
@@ -159,7 +160,7 @@ class Conv2d(Function):
         y = W.reshape(O, -1) @ self.x_cols  # (O, Ho*Wo*N): one GEMM for the whole batch
         return _to_nchw(y.reshape(O, Ho, Wo, N), b)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, ...]:
         x, W = self.inputs[0], self.inputs[1]
         gx = gW = gb = None
         g_mat = _g_mat(gy.data) if self.needs_grad[0] or self.needs_grad[1] else None
@@ -201,7 +202,7 @@ class ConvTranspose2d(Function):
         # backward, whose g_mat it is), else made by forward; kept for dL/dW
         self.x_mat = x_mat
 
-    def forward(self, x, W, b=None):
+    def forward(self, x, W, b=None) -> Array:
         Ci, Co, kh, kw = W.shape
         N, _, H, Wd = x.shape
         (sh, sw), (ph, pw), (oh, ow) = self.stride, self.padding, self.output_padding
@@ -213,7 +214,7 @@ class ConvTranspose2d(Function):
         full = _col2im(cols.reshape(Co, kh, kw, H, Wd, N), sh, sw, (H - 1) * sh + kh + oh, (Wd - 1) * sw + kw + ow)
         return _to_nchw(full[:, ph:ph + Ho, pw:pw + Wo, :], b)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, ...]:
         x, W = self.inputs[0], self.inputs[1]
         gx = gW = gb = None
         g_cols = None
@@ -250,13 +251,13 @@ class Conv2dWeight(Function):
         self.x_cols = x_cols    # im2col(x), (C*kh*kw, H'*W'*N)
         self.g_mat = g_mat      # g as the batch-last (O, H'*W'*N) matrix
 
-    def forward(self, x, g):
+    def forward(self, x, g) -> Array:
         kh, kw = self.kernel
         x_cols = self.x_cols if self.x_cols is not None else _x_cols(x, kh, kw, self.stride, self.padding)
         g_mat = self.g_mat if self.g_mat is not None else _g_mat(g)
         return (g_mat @ x_cols.T).reshape(g.shape[1], x.shape[1], kh, kw)
 
-    def backward(self, gg):
+    def backward(self, gg) -> tuple[Tensor | None, Tensor | None]:
         x, g = self.inputs
         gx = gg_g = None
         if self.needs_grad[0]:

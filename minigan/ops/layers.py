@@ -13,6 +13,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from ..random import resolve
 from .arithmetic import as_tensor
 from .shape import reshape
@@ -82,14 +83,14 @@ class MaxOverPieces(Function):
     paper's MNIST model, so it is on the hot path of every iteration (benchmarks/bench_gan_steps.py).
     """
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         xp = backend.array_module(x)
         y = x[:, :, 0].copy()
         for k in range(1, x.shape[2]):
             xp.maximum(y, x[:, :, k], out=y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         x = self.inputs[0].data
         y = self.output().data
         winners = x == y[:, :, None]

@@ -19,6 +19,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .activations import log_softmax
 from .arithmetic import as_tensor, clip, log, maximum
 from .losses import _check_reduction, _reduce, _target
@@ -35,14 +36,14 @@ class BinaryCrossEntropy(Function):
     (PyTorch's formulas: the floor keeps the gradient finite at p = 0 and p = 1).
     """
 
-    def forward(self, p, t):
+    def forward(self, p, t) -> Array:
         xp = backend.array_module(p, t)
         with numpy.errstate(divide="ignore"):  # log 0 = -inf is what the clamp is for
             log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
             log_q = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
         return -(t * log_p + (1 - t) * log_q)
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         p, t = self.inputs
         gp = gt = None
         if self.needs_grad[0]:

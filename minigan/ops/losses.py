@@ -19,6 +19,7 @@ import numbers
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .activations import sigmoid
 from .arithmetic import as_tensor
 from .reductions import mean
@@ -37,11 +38,11 @@ class BCEWithLogits(Function):
     soon as sigmoid(a) rounds to 1 (a > 37 in float64, a > 17 in float32).
     """
 
-    def forward(self, a, t):
+    def forward(self, a, t) -> Array:
         xp = backend.array_module(a, t)
         return (xp.maximum(a, 0) - t * a) + xp.log1p(xp.exp(-xp.abs(a)))
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, Tensor | None]:
         a, t = self.inputs
         ga = gy * ((1.0 - t) * sigmoid(a) - t * sigmoid(-a)) if self.needs_grad[0] else None
         gt = -(gy * a) if self.needs_grad[1] else None

@@ -26,6 +26,7 @@ import numbers
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..backend import Array
 from .arithmetic import as_tensor
 from .reductions import mean
 from .reductions import sum as reduce_sum
@@ -65,7 +66,7 @@ class BatchNormTrain(Function):
     xhat: object  # (x - mu) / sigma, shaped like x
     inv_std: object  # 1 / sigma per channel, shaped to broadcast against x
 
-    def forward(self, x, gamma, beta):
+    def forward(self, x, gamma, beta) -> Array:
         shape = _channel_shape(x.ndim, x.shape[1])
         mu = x.mean(axis=self.axes, keepdims=True)
         xhat = x - mu  # centred now, normalised in place below (fresh arrays, so in place is safe)
@@ -83,7 +84,7 @@ class BatchNormTrain(Function):
         y += beta.reshape(shape)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy) -> tuple[Tensor | None, ...]:
         x, gamma, _ = self.inputs
         m, axes = self.count, self.axes
         shape = _channel_shape(x.ndim, x.shape[1])

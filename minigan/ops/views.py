@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .arithmetic import as_tensor
 from .shape import reshape
 
@@ -57,10 +58,10 @@ def flatten(x, start_dim=0, end_dim=-1) -> Tensor:
 class Clone(Function):
     """y = a copy of x (new memory).   dL/dx = dL/dy."""
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         return x.copy()
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         return gy
 
 
