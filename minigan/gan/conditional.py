@@ -20,6 +20,8 @@ Labels y are integer arrays (NumPy, or integer Tensors), shape (m,), values in [
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy
 
 from .. import backend
@@ -83,7 +85,7 @@ class ConditionalG(Module):
             raise ValueError(f"ConditionalG: n_classes must be a positive integer, got {n_classes!r}")
         self.net, self.n_classes = net, int(n_classes)
 
-    def forward(self, z, y=None) -> tuple[Tensor, Tensor]:
+    def forward(self, z, y=None) -> tuple[Tensor, Any]:  # (G(z | y), y as given)
         z, y = _labelled_pair("ConditionalG", z, y)
         return self.net(with_labels("ConditionalG", z, y, self.n_classes)), y
 

@@ -34,6 +34,8 @@ BN2d 128, ConvT 1,025); D 138,817 (Conv 1,088, Conv 131,200, BN2d 256, Linear 6,
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy
 
 from .. import backend
@@ -100,7 +102,7 @@ class DCGANGenerator(nn.Module):
         self.up2 = nn.ConvTranspose2d(self.width, 1, 4, 2, 1, **kw)     # 14 -> 28
         dcgan_init_(self, generator)
 
-    def forward(self, z, y=None) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, z, y=None) -> Tensor | tuple[Tensor, Any]:  # x, or (x, y as given)
         if y is None and isinstance(z, (tuple, list)):
             z, y = z
         name = type(self).__name__
