@@ -196,7 +196,10 @@ def mlp_gemms(m=100):
     """
     g_layers = [(100, 1200), (1200, 1200), (1200, 784)]
     d_layers = [(784, 1200), (240, 1200), (240, 1)]
-    fwd = lambda layers: [(m, i, o) for i, o in layers]  # noqa: E731
+
+    def fwd(layers):  # the forward GEMMs (m, in, out) of one pass through the layers
+        return [(m, i, o) for i, o in layers]
+
     d_step = fwd(g_layers) + 2 * fwd(d_layers)
     for _ in range(2):  # backward through D for the real and for the fake minibatch
         d_step += [(o, m, i) for i, o in d_layers] + [(m, o, i) for i, o in d_layers[1:]]

@@ -50,7 +50,10 @@ def test_penalty_per_example_on_images_flattens_all_but_the_batch_axis():
 
 def test_penalty_of_unit_gradient_critic_is_zero_and_lambda_scales():
     w = t64([[0.6], [0.8]])                                   # ||w|| = 1: D(x) = x w is 1-Lipschitz
-    D = lambda x: x @ w                                       # noqa: E731
+
+    def D(x):
+        return x @ w
+
     gen = mg.Generator(0)
     real, fake = t64(numpy.ones((5, 2))), t64(numpy.zeros((5, 2)))
     assert penalty.gradient_penalty(D, real, fake, gen).item() == pytest.approx(0.0, abs=1e-10)
