@@ -74,7 +74,7 @@ def _to_array(data, dtype=None):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if type(data).__module__.split(".")[0] == "cupy":
         backend.backend_of(data)  # loads cupy so later dispatch recognises it
-        return data if dtype is None else data.astype(dtype)
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     xp = backend.default_module()
     if dtype is None:
         arr = numpy.asarray(data)

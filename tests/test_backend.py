@@ -171,12 +171,6 @@ def test_ops_follow_the_data_on_each_backend(xp_backend):
     numpy.testing.assert_allclose(x.grad.numpy(), numpy.exp(x0) * (1 + x0), rtol=1e-6)
 
 
-def test_scatter_add_accumulates_repeats():
-    target = numpy.zeros(3)
-    backend.scatter_add(numpy, target, numpy.array([0, 0, 2]), numpy.array([1.0, 2.0, 5.0]))
-    numpy.testing.assert_array_equal(target, [3.0, 0.0, 5.0])
-
-
 def test_backend_of_rejects_other_types():
     with pytest.raises(BackendError, match="expected a numpy or cupy array, got list"):
         backend.backend_of([1, 2])
