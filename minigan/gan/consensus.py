@@ -105,7 +105,7 @@ class ConsensusGAN(GAN):
             raise ValueError(f"ConsensusGAN: gamma must be >= 0, got {gamma!r}")
         self.gamma = float(gamma)
 
-    def simultaneous_step(self) -> dict:
+    def _simultaneous_step(self) -> dict:
         z = self.sample_z(self.generator, self.m)
         x = self.sample_data(self.generator, self.m)
         real_out, fake_out = self.D(x), self.D(self.G(z))  # G(z) stays in the graph: v_D depends on theta_G
@@ -120,7 +120,7 @@ class ConsensusGAN(GAN):
         self._after_update(self.opt_D)
         self.opt_G.step()
         self._after_update(self.opt_G)
-        return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
+        return {"d_loss": loss_D.detach(), "g_loss": loss_G.detach(),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
 
     def config(self) -> dict:

@@ -49,8 +49,16 @@ class _ParameterAverage:
         self._diff = [None] * len(self.params)  # one scratch array per parameter, made on the first step
         self.updates = 0
 
+    def _follow_params(self):
+        """Keep θ̄ on the parameters' backend: after ``module.to("cupy")`` the average moves too, as optimizer state does."""
+        for i, (a, p) in enumerate(zip(self.average, self.params)):
+            if backend.array_module(a) is not backend.array_module(p.data):
+                self.average[i] = backend.to_backend(a, p.backend)
+                self._diff[i] = None
+
     def _move_towards(self, rate):
         """θ̄ ← θ̄ + rate (θ − θ̄), in place, through a scratch array kept between steps."""
+        self._follow_params()
         for i, (a, p) in enumerate(zip(self.average, self.params)):
             xp = backend.array_module(a)
             if self._diff[i] is None:
@@ -63,6 +71,7 @@ class _ParameterAverage:
     @contextmanager
     def swapped_in(self):
         """Inside the block the parameters hold θ̄ (for sampling, scoring, saving a figure); θ is back after."""
+        self._follow_params()
         held = [p.data for p in self.params]
         for a, p in zip(self.average, self.params):
             p.data = a
