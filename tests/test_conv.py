@@ -28,6 +28,9 @@ TOL = dict(rtol=1e-12, atol=1e-12)
 
 # -- naive references (loops over every output or input pixel) --------------------------------
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def conv2d_ref(x, W, b, stride, padding):
     """y[n, o, y, x] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s y + i, s x + j], pixel by pixel."""
