@@ -327,7 +327,8 @@ def test_to_numpy_keeps_objects_and_unknown_backend_errors():
 
 
 def test_to_cupy_moves_parameters_grads_and_buffers(xp_backend):
-    m = mlp(dtype=numpy.float32)
+    with minigan.backend_scope("numpy"):  # built on the host, then moved
+        m = mlp(dtype=numpy.float32)
     x = Generator(0).normal((4, 4), backend_name="numpy")
     m(x).sum().backward()
     w = m[0].weight
