@@ -8,10 +8,16 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _skipped(filename) -> bool:
+    """This package, and minigan's backend helpers (to_backend, as_numpy): the caller of those is the site."""
+    path = os.path.abspath(filename)
+    return os.path.dirname(path) == _HERE or path.endswith(os.path.join("minigan", "backend.py"))
+
+
 def _call_site() -> str:
-    """'path:line' of the first frame outside this package (the code that asked for the copy)."""
+    """'path:line' of the code that asked for the copy (the first frame outside this package and backend.py)."""
     frame = sys._getframe(2)
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _HERE:
+    while frame is not None and _skipped(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:  # pragma: no cover - only when called from this package alone
         return "<unknown>"
