@@ -1,9 +1,10 @@
 """minigan/backend.py: choosing a backend, CuPy's absence reported with its reason, and
 NumPy and CuPy arrays never meeting silently in one op.
 
-Mixing is tested twice: on a real GPU through the xp_backend fixture (skipped without
-one), and everywhere with a fake CuPy whose ndarray is a numpy.ndarray subclass, so the
-check that guards every op really runs on a CPU-only machine."""
+Mixing is tested three times: through the xp_backend fixture (on a real GPU when there is
+one, and always on the strict CuPy stand-in of tests/support/fake_cupy, whose own rules are
+tested in tests/test_stand_in.py), and here with a minimal fake CuPy whose ndarray is a
+numpy.ndarray subclass, so the check that guards every op runs on a CPU-only machine."""
 from __future__ import annotations
 
 import os
