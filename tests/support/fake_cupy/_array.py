@@ -179,7 +179,7 @@ class ndarray:  # noqa: N801 - CuPy's spelling
                 return NotImplemented  # e.g. a minigan Tensor: let its own operator run
         if method == "at":
             target, index, *rest = inputs
-            getattr(ufunc, "at")(unwrap(target, where), _index(index), *unwrap(tuple(rest), where))
+            ufunc.at(unwrap(target, where), _index(index), *unwrap(tuple(rest), where))
             return None
         out = kwargs.get("out")
         if out is not None:
