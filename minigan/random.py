@@ -77,7 +77,7 @@ class Generator:
     """A seeded source of random Tensors (normal, uniform, integers, permutations, Bernoulli masks)."""
 
     def __init__(self, seed=None):
-        seq = numpy.random.SeedSequence(seed)
+        seq = seed if isinstance(seed, numpy.random.SeedSequence) else numpy.random.SeedSequence(seed)
         self.np = numpy.random.default_rng(seq)  # the same stream as default_rng(seed)
         device_seed = numpy.random.SeedSequence(seq.entropy, spawn_key=(_DEVICE_KEY,)).generate_state(1, numpy.uint64)
         self.device = CounterStream(int(device_seed[0]))
