@@ -97,7 +97,7 @@ def _load_cupy():
         _probe(cupy)
         _cupy = cupy
     except Exception as err:  # ImportError, CUDARuntimeError, missing libraries ...
-        _cupy_error = err.__cause__ if isinstance(err.__cause__, ImportError) else err
+        _cupy_error = err
         _cupy = None
     return _cupy
 
