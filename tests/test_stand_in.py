@@ -170,3 +170,20 @@ def test_the_stand_in_passes_the_probe_and_restores_the_backend_afterwards():
         mg.use_backend("cupy")
         assert mg.zeros(2).backend == "cupy"
     assert (backend._cupy, backend.default_backend()) == before
+
+
+def test_the_backend_option_keeps_one_case_and_sets_the_default():
+    """``pytest --backend stand-in``: xp_backend's other cases are deselected, and a test without the
+    fixture runs with the stand-in as its default backend (so the test asserting NumPy's default fails)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = os.path.join("tests", "test_backend.py")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--backend", "stand-in",
+         target + "::test_ops_follow_the_data_on_each_backend", target + "::test_default_is_numpy_and_use_backend_numpy"],
+        capture_output=True, text=True, cwd=root, timeout=300)
+    assert "1 failed, 1 passed, 2 deselected" in done.stdout, done.stdout + done.stderr
+    assert "assert 'cupy' == 'numpy'" in done.stdout
