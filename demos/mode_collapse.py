@@ -211,6 +211,7 @@ def scatter(path, name, panels):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from minigan.viz import percent
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.3))
     for ax, (dataset, samples, record) in zip(numpy.atleast_1d(axes), panels):
@@ -222,7 +223,7 @@ def scatter(path, name, panels):
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_title(f"{dataset}, seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-                     f"{100 * record['high_quality']:.0f}% HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
+                     f"{percent(record['high_quality'])} HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
     fig.suptitle(name, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -176,8 +176,9 @@ def main(argv=None):
     G.eval()
     with mg.no_grad():
         samples = G(gen.uniform((100, 100))).numpy().reshape(-1, 28, 28)
-    files = [viz.sample_grid(os.path.join(args.out, "samples.png"), samples, nrow=10,
-                             title=f"G after {args.steps} iterations (feature matching)")]
+    files = [viz.save(viz.sample_grid(samples, nrow=10, value_range=(0, 1),
+                                      title=f"G after {args.steps} iterations (feature matching)"),
+                      os.path.join(args.out, "samples.png"))]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

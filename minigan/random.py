@@ -17,6 +17,16 @@ CuPy version (and on NumPy arrays: the tests check it there).
 What a seed reproduces, therefore: on NumPy, every number of a run; on CuPy, every number
 of a GPU run, but not the NumPy run's (the two backends draw from different streams). On
 both, a run resumed from a checkpoint continues exactly as if it had not stopped.
+
+Where no ``generator=`` is passed (layer construction, init, dropout, ``rand``/``randn``)
+the draw comes from one module-level *default* Generator, as in PyTorch: it starts from
+OS entropy, and ``manual_seed(s)`` reseeds it, so that
+
+    mg.manual_seed(0); D1 = nn.Linear(3, 2)
+    mg.manual_seed(0); D2 = nn.Linear(3, 2)      # D2's weights equal D1's
+
+An explicit ``generator=`` always wins over the default. Checkpoints store the
+experiment's own Generators, never the default one.
 """
 from __future__ import annotations
 
@@ -77,13 +87,18 @@ class Generator:
     """A seeded source of random Tensors (normal, uniform, integers, permutations, Bernoulli masks)."""
 
     def __init__(self, seed=None):
+        self.manual_seed(seed)
+
+    def _target(self, backend_name):
+        return backend_name or backend.default_backend()
+
+    def manual_seed(self, seed) -> "Generator":
+        """Restart both streams from ``seed`` (in place); returns it, as torch.Generator.manual_seed."""
         seq = seed if isinstance(seed, numpy.random.SeedSequence) else numpy.random.SeedSequence(seed)
         self.np = numpy.random.default_rng(seq)  # the same stream as default_rng(seed)
         device_seed = numpy.random.SeedSequence(seq.entropy, spawn_key=(_DEVICE_KEY,)).generate_state(1, numpy.uint64)
         self.device = CounterStream(int(device_seed[0]))
-
-    def _target(self, backend_name):
-        return backend_name or backend.default_backend()
+        return self
 
     def _place(self, array, dtype, backend_name):
         array = array.astype(dtype, copy=False)
@@ -139,6 +154,27 @@ def _shape(shape) -> tuple:
     return tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
 
 
+_default = Generator()
+
+
+def default_generator() -> Generator:
+    """The Generator used wherever no ``generator=`` is given (see the module docstring)."""
+    return _default
+
+
 def manual_seed(seed) -> Generator:
-    """A new Generator seeded with ``seed`` (minigan keeps no hidden global generator)."""
-    return Generator(seed)
+    """Reseed the default Generator with ``seed`` and return it (torch.manual_seed's behaviour).
+
+    Layers, init functions, dropout and ``rand``/``randn`` built or called without
+    ``generator=`` then draw reproducibly from it.
+    """
+    return _default.manual_seed(seed)
+
+
+def resolve(generator, where: str) -> Generator:
+    """``generator`` itself, or the default Generator when it is None; ``where`` names the caller in errors."""
+    if generator is None:
+        return _default
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{where}: generator must be a minigan.Generator or None, got {type(generator).__name__}")
+    return generator
