@@ -67,7 +67,8 @@ def count(build, steps):
     gan.train(WARMUP + steps, progress=False)
     h2d, d2h = fake_cupy.transfers.totals()
     return {"iterations": steps, "host_to_device": h2d, "device_to_host": d2h,
-            "device_to_host_sites": dict(fake_cupy.transfers.d2h), "host_to_device_sites": dict(fake_cupy.transfers.h2d)}
+            "device_to_host_sites": dict(fake_cupy.transfers.d2h),
+            "host_to_device_sites": dict(fake_cupy.transfers.h2d)}
 
 
 def main(argv=None):

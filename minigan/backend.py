@@ -40,7 +40,8 @@ _FIXES = (
      "install CuPy with the extra that matches the CUDA major version `nvidia-smi` reports: "
      "`pip install 'minigan[cuda12]'` or `pip install 'minigan[cuda13]'`"),
     (("insufficient", "driver version"),
-     "the NVIDIA driver is older than this CuPy's CUDA: install the cuda12 extra instead of cuda13, or update the driver"),
+     "the NVIDIA driver is older than this CuPy's CUDA: install the cuda12 extra instead of cuda13, "
+     "or update the driver"),
     (("nvrtc", "cublas", "curand", "libcu", "cannot open shared object"),
      "a CUDA library is missing: install CuPy through minigan's extra (`minigan[cuda12]` brings "
      "cupy-cuda12x[ctk], whose ctk extra installs the CUDA libraries)"),

@@ -113,7 +113,8 @@ def test_uniform_average_is_the_plain_mean_of_the_iterates_since_the_start():
         p.data = (p + mg.tensor(rng.normal(size=3))).data
         thetas.append(p.numpy().copy())
         avg.step()
-        numpy.testing.assert_allclose(host(avg.average[0]), numpy.mean(thetas, axis=0), rtol=1e-12, atol=1e-12)  # float64
+        mean = numpy.mean(thetas, axis=0)
+        numpy.testing.assert_allclose(host(avg.average[0]), mean, rtol=1e-12, atol=1e-12)  # float64
     avg.reset()
     numpy.testing.assert_array_equal(host(avg.average[0]), thetas[-1])
     assert avg.updates == 0

@@ -31,7 +31,8 @@ def run_on_stand_in(name, out, *args, timeout=600):
     env.pop("MINIGAN_BACKEND", None)
     cmd = [sys.executable, os.path.join(ROOT, "demos", f"{name}.py"), "--out", str(out), "--backend", "cupy", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    assert done.returncode == 0, \
+        f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     with open(os.path.join(out, "metrics.json")) as f:
         return json.load(f)
 

@@ -183,7 +183,8 @@ def test_the_backend_option_keeps_one_case_and_sets_the_default():
     target = os.path.join("tests", "test_backend.py")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--backend", "stand-in",
-         target + "::test_ops_follow_the_data_on_each_backend", target + "::test_default_is_numpy_and_use_backend_numpy"],
+         target + "::test_ops_follow_the_data_on_each_backend",
+         target + "::test_default_is_numpy_and_use_backend_numpy"],
         capture_output=True, text=True, cwd=root, timeout=300)
     assert "1 failed, 1 passed, 2 deselected" in done.stdout, done.stdout + done.stderr
     assert "assert 'cupy' == 'numpy'" in done.stdout

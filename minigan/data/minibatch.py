@@ -27,7 +27,8 @@ class DataSampler:
 
     def __call__(self, generator, m) -> Tensor:
         if not isinstance(generator, Generator):
-            raise TypeError(f"DataSampler: the first argument must be a minigan.Generator, got {type(generator).__name__}")
+            raise TypeError(f"DataSampler: the first argument must be a minigan.Generator, "
+                            f"got {type(generator).__name__}")
         if int(m) != m or m < 1:
             raise ValueError(f"DataSampler: m (the minibatch size) must be a positive integer, got {m!r}")
         idx = generator.integers(0, self.n, (int(m),), backend_name=self.backend).data

@@ -50,7 +50,8 @@ class _ParameterAverage:
         self.updates = 0
 
     def _follow_params(self):
-        """Keep θ̄ on the parameters' backend: after ``module.to("cupy")`` the average moves too, as optimizer state does."""
+        """Keep θ̄ on the parameters' backend: after ``module.to("cupy")`` the average moves too, as optimizer
+        state does."""
         for i, (a, p) in enumerate(zip(self.average, self.params)):
             if backend.array_module(a) is not backend.array_module(p.data):
                 self.average[i] = backend.to_backend(a, p.backend)
