@@ -45,7 +45,9 @@ class LeakyReLU(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        factor = (x > 0).astype(gy.dtype)
+        # asarray, not astype: for a 0-d x, (x > 0) is a NumPy scalar, which Tensor() would read as
+        # a Python float and round to float32 (the slope 0.01 to 0.0099999998 in a float64 graph)
+        factor = backend.array_module(x).asarray(x > 0, dtype=gy.dtype)
         factor *= 1.0 - self.slope
         factor += self.slope
         return gy * Tensor(factor)
