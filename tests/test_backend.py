@@ -145,10 +145,11 @@ def test_mixing_backends_names_the_op_and_both_backends_fake_cupy(fake_cupy):
         assert "Tensor.to('numpy')" in msg
 
 
-@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu)], indirect=True)
+@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu),
+                                        pytest.param("stand-in", marks=pytest.mark.stand_in)], indirect=True)
 def test_mixing_backends_real_cupy(xp_backend):
     """On a GPU machine: a cupy tensor plus a numpy tensor is an error naming the op.
-    (Mixing needs two backends, so there is no numpy-only run; the fake CuPy above covers the CPU.)"""
+    (Mixing needs two backends, so there is no numpy-only run; the CuPy stand-in runs it without a GPU.)"""
     a = mg.ones(3)  # on cupy, from the fixture's scope
     b = mg.tensor(numpy.ones(3, dtype=numpy.float32)).to("numpy")
     assert a.backend == "cupy" and b.backend == "numpy"

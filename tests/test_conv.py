@@ -370,7 +370,8 @@ def test_double_backward_against_torch(transposed):
 # -- backends and the chapter ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu)], indirect=True)
+@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu),
+                                        pytest.param("stand-in", marks=pytest.mark.stand_in)], indirect=True)
 def test_same_values_on_cupy_as_on_numpy(xp_backend):
     """The im2col code uses only xp array operations, so CuPy runs it unchanged. The reference is
     the NumPy run (itself checked against PyTorch above), so there is no numpy-against-numpy case."""
