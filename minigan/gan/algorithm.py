@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 
 import numpy
 
@@ -44,8 +45,10 @@ from .. import functional as F
 from ..autograd import grad, no_grad
 from ..random import Generator
 from . import losses
+from .divergence import FiniteWatch
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+PLAYER_OF = {"d_loss": "D", "d_real": "D", "d_fake": "D", "g_loss": "G"}  # in the order a step computes them
 
 
 @contextlib.contextmanager
@@ -139,6 +142,7 @@ class GAN:
         self.d_output = d_output or "logit"
 
         self.step = 0  # completed training iterations
+        self._last_checkpoint = None  # the path of the last checkpoint train() saved or loaded
         self.history = {"step": [], **{name: [] for name in METRICS}}
 
     # -- the pieces of one iteration -------------------------------------------------------------
@@ -244,6 +248,10 @@ class GAN:
             train/eval mode is restored afterwards.
         checkpoint_path, checkpoint_every: save a checkpoint every that many iterations and at
             the end (see save_checkpoint).
+        Divergence: every iteration's losses are checked for nan/inf (minigan/gan/divergence.py),
+        and the parameters before every checkpoint; either raises DivergenceError naming the
+        iteration, the player and the quantity, and no checkpoint is written with them, so the
+        last finite one stays on disk.
         progress: show a tqdm progress bar. Returns the last iteration's metrics.
         """
         if int(steps) != steps or steps < 0:
@@ -255,6 +263,7 @@ class GAN:
         from tqdm.auto import tqdm
 
         metrics = {}
+        watch = FiniteWatch(PLAYER_OF)  # every step's losses, read only where the loop reads anyway
         bar = tqdm(total=int(steps), initial=min(self.step, int(steps)), desc=desc, disable=not progress,
                    dynamic_ncols=True, leave=False)
         postfix_every = max(1, int(steps) // 200)
@@ -262,24 +271,39 @@ class GAN:
             while self.step < steps:
                 metrics = self.train_step()
                 step = self.step
+                watch.observe(step, metrics)
                 bar.update(1)
                 if step % postfix_every == 0:
+                    watch.check(self._last_checkpoint)
                     bar.set_postfix(d_loss=f"{metrics['d_loss']:.3f}", g_loss=f"{metrics['g_loss']:.3f}",
                                     D_x=f"{metrics['d_real']:.2f}", D_Gz=f"{metrics['d_fake']:.2f}", refresh=False)
                 if on_step is not None:
                     on_step(step, metrics)
                 if on_sample is not None and step % sample_every == 0:
+                    watch.check(self._last_checkpoint)
                     was_training = getattr(self.G, "training", None)
                     on_sample(step, self.G)
                     if was_training is not None:
                         self.G.train(was_training)
                 if checkpoint_every is not None and step % checkpoint_every == 0:
-                    self.save_checkpoint(checkpoint_path)
+                    self._save_if_finite(watch, checkpoint_path)
         finally:
             bar.close()
         if checkpoint_path is not None:
-            self.save_checkpoint(checkpoint_path)
+            self._save_if_finite(watch, checkpoint_path)
+        else:
+            watch.check()
         return metrics
+
+    def _save_if_finite(self, watch, path) -> None:
+        """Save a checkpoint only if no loss was ever non-finite and every parameter is finite now;
+        otherwise raise DivergenceError, leaving the last good checkpoint in place."""
+        watch.check(self._last_checkpoint)
+        named = [(player, name, p) for player, net, opt in (("D", self.D, self.opt_D), ("G", self.G, self.opt_G))
+                 for name, p in _named_params(net, opt)]
+        FiniteWatch.check_parameters(self.step, named, self._last_checkpoint)
+        self.save_checkpoint(path)
+        self._last_checkpoint = os.fspath(path)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def config(self) -> dict:
@@ -321,6 +345,7 @@ class GAN:
         rest = ckpt.restore(path, **{name: obj for name, obj in objects.items() if name not in missing})
         for name in missing:
             objects[name].reset()
+        self._last_checkpoint = os.fspath(path)
         self.step = int(rest["step"])
         self.history = {name: [int(v) if name == "step" else float(v) for v in values]
                         for name, values in rest["history"].items()}
@@ -334,6 +359,16 @@ def _read(metrics: dict) -> dict:
     xp = backend.array_module(*arrays)
     values = backend.as_numpy(xp.stack([a.astype(xp.float64) for a in arrays]))
     return {n: float(v) for n, v in zip(names, values)}
+
+
+def _named_params(net, opt):
+    """(name, parameter) pairs of a player: the Module's names when it has them, else indices in its optimizer."""
+    named = getattr(net, "named_parameters", None)
+    if callable(named):
+        pairs = list(named())
+        if pairs:
+            return pairs
+    return [(f"{i} of its optimizer", p) for i, p in enumerate(opt.params)]
 
 
 def finite(metrics: dict) -> bool:

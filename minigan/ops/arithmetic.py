@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy
+
 from .. import backend
 from ..autograd import Function, Tensor
 from .shape import sum_to
@@ -401,9 +403,14 @@ def clip(x, lo=None, hi=None):
 
 
 def astype(x, dtype):
+    """x converted to ``dtype``. A cast to a floating type is differentiable; a cast to an
+    integer or boolean type is a step function (zero derivative almost everywhere), so its
+    result is a constant, cut from the graph, as in PyTorch."""
     x = as_tensor(x)
     if x.dtype == dtype:
         return x
+    if numpy.dtype(dtype).kind != "f":
+        return Tensor(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 

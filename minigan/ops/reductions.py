@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy
+
 from .. import backend
 from ..autograd import Function, Tensor
-from .arithmetic import exp, log, sqrt
+from .arithmetic import astype, exp, log, sqrt
 from .shape import broadcast_to, reshape
 
 
@@ -38,6 +40,8 @@ class Sum(Function):
     """y = sum of x over axes.   dL/dx = broadcast_to(dL/dy with the axes kept as 1, x.shape)."""
 
     def forward(self, x):
+        if x.dtype == numpy.float16:  # float16 has 11 significant bits: accumulate in float32
+            return x.sum(axis=self.axes, keepdims=self.keepdims, dtype=numpy.float32).astype(numpy.float16)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -91,6 +95,8 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
         count *= x.shape[a]
     if count == 0:
         raise ValueError(f"mean: reducing a tensor of shape {x.shape} over axes {axes} with no elements")
+    if x.dtype == numpy.float16:  # the sum may pass float16's largest value (65504) though the mean does not
+        return astype(sum(astype(x, numpy.float32), axes, keepdims) * (1.0 / count), numpy.float16)
     return sum(x, axes, keepdims) * (1.0 / count)
 
 
