@@ -91,11 +91,14 @@ class GAN:
         say), stepped like schedules and saved in checkpoints; training never reads them.
     clip_D: clip D's parameters to [-clip_D, clip_D] after each of its updates (WGAN).
     d_output: 'logit' or 'raw', how to report mean D(x); inferred from the loss's name.
+    identity: a JSON-able dict of the settings that define the run (a demo's flags), saved in
+        every checkpoint under "identity" so a resume can be checked against it
+        (minigan/runs/identity.py); training never reads it.
     """
 
     def __init__(self, G, D, opt_D, opt_G, sample_z, sample_data, *, generator, k=1, m=64,
                  g_loss="non_saturating", d_loss=None, real_label=1.0, simultaneous=False,
-                 schedules=(), averages=(), clip_D=None, d_output=None):
+                 schedules=(), averages=(), clip_D=None, d_output=None, identity=None):
         if not isinstance(generator, Generator):
             raise TypeError(f"GAN: generator must be a minigan.Generator (the run's one source of randomness), "
                             f"got {type(generator).__name__}")
@@ -115,6 +118,7 @@ class GAN:
         self.clip_D = None if clip_D is None else float(clip_D)
         self.schedules = list(schedules)
         self.averages = list(averages)
+        self.identity = dict(identity or {})
 
         if isinstance(g_loss, str):
             self.g_loss_name = losses.canonical_name(g_loss)
@@ -206,8 +210,7 @@ class GAN:
         real_out, fake_out = self.D(x), self.D(self.G(z))   # one forward pass serves both losses
         loss_D = self.d_loss(real_out, fake_out)
         loss_G = self.g_loss(fake_out)
-        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
-        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        grads_D, grads_G = self.simultaneous_directions(loss_D, loss_G)
         for params, grads in ((self.opt_D.params, grads_D), (self.opt_G.params, grads_G)):
             for p, g in zip(params, grads):
                 p.grad = g
@@ -218,6 +221,17 @@ class GAN:
         self._after_update(self.opt_G)
         return {"d_loss": loss_D.detach(), "g_loss": loss_G.detach(),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
+
+    def simultaneous_directions(self, loss_D, loss_G):
+        """What each optimiser of simultaneous_step steps along: (grad_{theta_d} J_D, grad_{theta_g} J_G).
+
+        Both gradients are taken at the same point, before either player moves. A subclass that
+        changes the update rule of the simultaneous game (consensus optimisation) overrides this;
+        it returns two lists, one entry (a Tensor, or None for an unused parameter) per parameter.
+        """
+        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
+        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        return grads_D, grads_G
 
     def train_step(self) -> dict:
         """One training iteration: k D steps then one G step (or one simultaneous step).
@@ -319,9 +333,11 @@ class GAN:
 
     def save_checkpoint(self, path) -> None:
         """Write G, D, both optimizers, the schedules, the Generator's state, the step counter, the
-        metric history and the config into one .npz (minigan/checkpoint.py: atomic, no pickle)."""
+        metric history, the config and the run's identity into one .npz (minigan/checkpoint.py: atomic,
+        no pickle)."""
         history = {name: numpy.asarray(values, dtype=numpy.float64) for name, values in self.history.items()}
-        ckpt.save(path, step=self.step, config=self.config(), history=history, **self._objects())
+        ckpt.save(path, step=self.step, config=self.config(), history=history, identity=self.identity,
+                  **self._objects())
 
     def load_checkpoint(self, path, *, start_missing_averages=False) -> int:
         """Restore everything save_checkpoint wrote, into this GAN's objects. Returns the step.

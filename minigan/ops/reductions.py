@@ -39,6 +39,9 @@ def _kept_shape(shape, axes):
 class Sum(Function):
     """y = sum of x over axes.   dL/dx = broadcast_to(dL/dy with the axes kept as 1, x.shape)."""
 
+    axes: tuple  # the axes summed over (non-negative, sorted)
+    keepdims: bool  # keep them as axes of length 1
+
     def forward(self, x):
         if x.dtype == numpy.float16:  # float16 has 11 significant bits: accumulate in float32
             return x.sum(axis=self.axes, keepdims=self.keepdims, dtype=numpy.float32).astype(numpy.float16)
@@ -52,6 +55,10 @@ class Sum(Function):
 class MaxMin(Function):
     """y = max (or min) of x over axes.
     dL/dx = g * [x == y] / (number of ties): the winners share the gradient equally."""
+
+    axes: tuple  # the axes reduced over (non-negative, sorted)
+    keepdims: bool  # keep them as axes of length 1
+    mode: str  # 'max' or 'min'
 
     def forward(self, x):
         reduce = x.max if self.mode == "max" else x.min
