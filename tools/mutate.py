@@ -164,10 +164,11 @@ def markdown(table: dict) -> str:
     """The table as Markdown, one row per mutant, in the order of tools/mutants.py."""
     rows = table["mutants"]
     counts = {s: sum(r["status"] == s for r in rows) for s in ("killed", "survived", "equivalent", "timeout", "error")}
+    commits = sorted({r.get("commit", "?")[:10] for r in rows})
     lines = [
         f"{len(rows)} mutants: {counts['killed']} killed, {counts['survived']} survived, "
         f"{counts['equivalent']} equivalent" + "".join(f", {counts[s]} {s}" for s in ("timeout", "error") if counts[s])
-        + f" (tree {table.get('commit', '?')[:10]}, {table.get('date', '?')}).",
+        + f" (run on {table.get('date', '?')}, tree{'s' if len(commits) > 1 else ''} {', '.join(commits)}).",
         "",
         "| # | area | bug planted | file | change to | result | first test to fail | s |",
         "|---|---|---|---|---|---|---|---|",
