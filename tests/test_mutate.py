@@ -66,6 +66,9 @@ def test_first_failure_reads_pytest_short_summary():
     out = ("F\n=== short test summary info ===\nFAILED tests/test_ops.py::test_x[mean] - assert 1 == 2\n"
            "ERROR tests/test_b.py::test_y\n!!! stopping after 1 failures !!!\n")
     assert mutate.first_failure(out) == "tests/test_ops.py::test_x[mean]"
+    spaced = "FAILED tests/t.py::test_z[d_loss smoothed 0.9] - AssertionError: x - y\n"
+    assert mutate.first_failure(spaced) == "tests/t.py::test_z[d_loss smoothed 0.9]"
+    assert mutate.first_failure("FAILED tests/t.py::test_w\n") == "tests/t.py::test_w"
     assert mutate.first_failure("1 passed in 0.1s\n") == ""
 
 

@@ -91,7 +91,8 @@ def apply(mutant: Mutant, root) -> None:
         f.write(text.replace(mutant.original, mutant.replacement))
 
 
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+# "FAILED node - message": a node id may hold spaces (parametrize ids), the message follows " - "
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
 def first_failure(output: str) -> str:
