@@ -68,3 +68,34 @@ def test_training_after_load_state_dict_leaves_the_saved_state_alone(rng, make):
     for i, state in snapshot["state"].items():
         for key, value in state.items():
             numpy.testing.assert_array_equal(saved["state"][i][key], value, err_msg=f"state[{i}][{key!r}] changed")
+
+
+# -- Algorithm 1: a schedule or average steps after its own player's update --------------------
+# (mutant schedule-steps-wrong-optimizer)
+
+
+def test_schedules_and_averages_step_after_their_own_optimizer_only():
+    """k = 2: D's schedule steps twice per iteration, G's average once, and after G's update, so
+    that after one iteration the average is beta theta_0 + (1 - beta) theta_1 exactly."""
+    import minigan as mg
+    from minigan import nn
+    from minigan.data import toy
+    from minigan.gan.algorithm import GAN
+
+    gen = mg.Generator(0)
+    G = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.ReLU(), nn.Linear(8, 2, generator=gen))
+    D = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.LeakyReLU(0.2), nn.Linear(8, 1, generator=gen))
+    opt_D, opt_G = optim.SGD(D.parameters(), lr=0.05), optim.SGD(G.parameters(), lr=0.05)
+    decay_D = optim.ExponentialDecay(opt_D, factor=2.0)  # lr / 2 per D step
+    beta = 0.75
+    average_G = optim.ExponentialMovingAverage(opt_G, beta)
+    gan = GAN(G, D, opt_D, opt_G, toy.NormalNoise(2), toy.ring(), generator=gen, k=2, m=8,
+              schedules=[decay_D], averages=[average_G])
+    theta_0 = [p.numpy().copy() for p in G.parameters()]
+    gan.train_step()
+    assert decay_D.t == 2 and average_G.updates == 1
+    assert opt_D.lr == 0.05 / 4  # dividing by powers of two is exact
+    for a, t0, p in zip(average_G.average, theta_0, G.parameters()):
+        # float32 parameters: beta and 1 - beta are exact, one rounding per term and one per sum
+        numpy.testing.assert_allclose(a, beta * t0 + (1 - beta) * p.numpy(), rtol=1e-6, atol=1e-7)
+        assert not numpy.array_equal(p.numpy(), t0)  # G did move, so the check above can tell

@@ -212,7 +212,7 @@ MUTANTS = (
            "train_step takes one D step whatever k is", ALGO),
     Mutant("schedule-steps-wrong-optimizer", "Algorithm 1", "minigan/gan/algorithm.py",
            "if s.optimizer is opt:", "if s.optimizer is not opt:",
-           "a schedule (or average) is stepped after the other player's update", ALGO),
+           "a schedule (or average) is stepped after the other player's update", ALGO + GAPS),
     Mutant("d-step-records-g-graph", "Algorithm 1", "minigan/gan/algorithm.py",
            "with no_grad():                                 # G is a constant in D's step",
            "with contextlib.nullcontext():                  # G is a constant in D's step",
