@@ -1,4 +1,4 @@
-"""The measuring method of ../shared/BENCHMARKING.md, shared by every benchmark.
+"""The measuring method of docs/benchmarks.md, shared by every benchmark.
 
 Two callables doing the same work (minigan's step and PyTorch's) are timed in one
 process: warm up ~1.5 s, then interleave blocks A, B, A, B ... of ~0.15 s each with a

@@ -143,9 +143,10 @@ def main(argv=None):
 
     numpy.save(os.path.join(args.out, "samples.npy"), samples)
     title = f"p_data = N({DATA_MEAN}, {DATA_STD}^2): p_g (green) and D(x) (blue) during training"
-    files = [viz.densities_1d(os.path.join(args.out, "figure1.png"), x, px, stages, title=title)]
+    files = [viz.save(viz.densities_1d(x, px, stages, title=title), os.path.join(args.out, "figure1.png"))]
     if steps:
-        files.append(viz.training_curves(os.path.join(args.out, "curves.png"), gan.history, title="gaussian_1d"))
+        files.append(viz.save(viz.training_curves(gan.history, title="gaussian_1d"),
+                              os.path.join(args.out, "curves.png")))
     metrics["seconds"] = round(time.time() - t0, 2)
     metrics["files"] = [os.path.basename(f) for f in files] + ["samples.npy"]
     with open(os.path.join(args.out, "metrics.json"), "w") as f:

@@ -81,11 +81,14 @@ def run_one(name, args):
         result["final"] = {k: gan.history[k][-1] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
     numpy.save(os.path.join(args.out, f"samples_{name}.npy"), samples)
     real = p_data(mg.Generator(999), N_EVAL).numpy()
-    title = (f"{name}: {result['modes']}/{result['n_modes']} modes, {100 * result['high_quality']:.0f}% high quality, "
+    title = (f"{name}: {result['modes']}/{result['n_modes']} modes, "
+             f"{viz.percent(result['high_quality'])} high quality, "
              f"iteration {args.steps}")
-    files = [viz.scatter_2d(os.path.join(args.out, f"{name}.png"), samples, p_data.centers, title=title, real=real)]
+    files = [viz.save(viz.scatter_2d(samples, p_data.centers, title=title, real=real),
+                      os.path.join(args.out, f"{name}.png"))]
     if args.steps:
-        files.append(viz.training_curves(os.path.join(args.out, f"curves_{name}.png"), gan.history, title=name))
+        files.append(viz.save(viz.training_curves(gan.history, title=name),
+                              os.path.join(args.out, f"curves_{name}.png")))
     return result, files
 
 

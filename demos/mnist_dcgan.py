@@ -110,21 +110,23 @@ def draw(args, G, fixed_z, fixed_y, x_train, history, step):
     kind = "conditional DCGAN" if args.conditional else "DCGAN"
     grid = generate(G, fixed_z, fixed_y)
     title = f"{kind}, iteration {step}" + (" (row = class)" if args.conditional else "")
-    files.append(viz.sample_grid(os.path.join(out, "samples.png"), grid, nrow=10, title=title))
+    files.append(viz.save(viz.sample_grid(grid, nrow=10, title=title, value_range=(-1, 1)),
+                          os.path.join(out, "samples.png")))
     pick = grid[::5][:20]  # 20 samples (conditional: two per class)
     near = x_train[nearest_training_images(pick, x_train)]
-    files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), (pick[:, 0] + 1) / 2,
-                                          (near[:, 0] + 1) / 2, title=f"{kind}: samples and nearest training image"))
+    files.append(viz.save(viz.samples_with_nearest((pick[:, 0] + 1) / 2, (near[:, 0] + 1) / 2,
+                                                   title=f"{kind}: samples and nearest training image"),
+                          os.path.join(out, "nearest.png")))
     gen = mg.Generator(args.seed + 2)
     ends = gen.np.standard_normal((2, 8, Z_DIM)).astype(numpy.float32)
     t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]
     path_z = ((1 - t) * ends[0][:, None] + t * ends[1][:, None]).reshape(-1, Z_DIM)  # 8 lines, 10 points each
     path_y = numpy.repeat(numpy.arange(8) % N_CLASSES, 10) if args.conditional else None
     rows = generate(G, path_z, path_y).reshape(8, 10, 28, 28)
-    files.append(viz.interpolation(os.path.join(out, "interpolation.png"), rows,
-                                   title=f"{kind}: G along straight lines in z"))
+    files.append(viz.save(viz.interpolation(rows, title=f"{kind}: G along straight lines in z", value_range=(-1, 1)),
+                          os.path.join(out, "interpolation.png")))
     if history["step"]:
-        files.append(viz.training_curves(os.path.join(out, "curves.png"), history, title=kind))
+        files.append(viz.save(viz.training_curves(history, title=kind), os.path.join(out, "curves.png")))
     return [os.path.basename(f) for f in files]
 
 
@@ -201,8 +203,8 @@ def main(argv=None):
 
     def on_sample(step, G):
         kind = "conditional DCGAN" if args.conditional else "DCGAN"
-        viz.sample_grid(os.path.join(args.out, f"samples_step{step:05d}.png"), generate(G, fixed_z, fixed_y),
-                        nrow=10, title=f"{kind}, iteration {step}")
+        viz.sample_grid(generate(G, fixed_z, fixed_y), nrow=10, title=f"{kind}, iteration {step}", value_range=(-1, 1),
+                        path=os.path.join(args.out, f"samples_step{step:05d}.png"))
 
     t0 = time.time()
     final = gan.train(args.steps, on_sample=on_sample, sample_every=args.sample_every, checkpoint_path=ckpt_path,

@@ -371,8 +371,9 @@ def evaluate_averages(args, gan, progress, valid_x, test_x):
         name = f"samples_average_{key}"
         numpy.save(os.path.join(args.out, name + ".npy"), samples)
         if not args.no_figures:
-            viz.sample_grid(os.path.join(args.out, name + ".png"), samples[:100].reshape(-1, 28, 28), nrow=10,
-                            title=f"{describe_average(key)} after {gan.step} iterations")
+            viz.sample_grid(samples[:100].reshape(-1, 28, 28), nrow=10, value_range=(0, 1),
+                            title=f"{describe_average(key)} after {gan.step} iterations",
+                            path=os.path.join(args.out, name + ".png"))
         rows.append({"beta": key, "from_step": saved["from_step"], "updates": avg.updates,
                      "samples": name + ".npy", **result})
         samples_of[key] = samples
@@ -384,12 +385,12 @@ def figures(args, gan, samples, train_x, progress, result):
     (gan.G holds the reported average's parameters when --report-average is given)."""
     out = args.out
     which = "G" if result["reported_G"] == "last iterate" else result["reported_G"]
-    files = [viz.sample_grid(os.path.join(out, "samples.png"), samples[:100].reshape(-1, 28, 28), nrow=10,
-                             title=f"{which} after {gan.step} iterations")]
+    files = [viz.save(viz.sample_grid(samples[:100].reshape(-1, 28, 28), nrow=10, value_range=(0, 1),
+                                      title=f"{which} after {gan.step} iterations"), os.path.join(out, "samples.png"))]
     shown = samples[:30]
     near = train_x[nearest_rows(shown, train_x)]
-    files.append(viz.samples_with_nearest(os.path.join(out, "nearest.png"), shown.reshape(-1, 28, 28),
-                                          near.reshape(-1, 28, 28), pairs_per_row=5))
+    files.append(viz.save(viz.samples_with_nearest(shown.reshape(-1, 28, 28), near.reshape(-1, 28, 28)),
+                          os.path.join(out, "nearest.png")))
     gen, p_z = mg.Generator(args.seed + 7), paper_mlp.noise_prior(kind=args.noise)
     z0, z1 = p_z(gen, 8).numpy(), p_z(gen, 8).numpy()
     t = numpy.linspace(0.0, 1.0, 10, dtype=numpy.float32)[None, :, None]
@@ -399,17 +400,20 @@ def figures(args, gan, samples, train_x, progress, result):
     with mg.no_grad():
         rows = backend.as_numpy(G(mg.tensor(path_z.reshape(-1, path_z.shape[-1]))).data)
     G.train()
-    files.append(viz.interpolation(os.path.join(out, "interpolation.png"), rows.reshape(8, 10, 28, 28),
-                                   title="G along straight lines in z"))
+    files.append(viz.save(viz.interpolation(rows.reshape(8, 10, 28, 28), title="G along straight lines in z",
+                                            value_range=(0, 1)),
+                          os.path.join(out, "interpolation.png")))
     if gan.history["step"]:
-        files.append(viz.training_curves(os.path.join(out, "curves.png"), gan.history, title="paper MLP GAN, MNIST"))
+        files.append(viz.save(viz.training_curves(gan.history, title="paper MLP GAN, MNIST"),
+                              os.path.join(out, "curves.png")))
     curve, n = progress["parzen_curve"], args.curve_samples
     more = [([p["step"] for p in c], [p["ll"] for p in c], describe_average(beta))
             for beta, c in progress["average_curves"].items()]
-    files.append(viz.parzen_curve(
-        os.path.join(out, "parzen.png"), [p["step"] for p in curve], [p["ll"] for p in curve],
+    files.append(viz.save(viz.parzen_curve(
+        [p["step"] for p in curve], [p["ll"] for p in curve],
         label=f"G, cheap estimate: {n} samples, sigma on valid[0:{n}], scored on valid[{n}:{2 * n}]",
-        final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER, more=more))
+        final=(gan.step, result["parzen_ll"], result["parzen_se"]), reference=PAPER, more=more),
+        os.path.join(out, "parzen.png")))
     return files
 
 

@@ -61,7 +61,7 @@ DATASETS = {"ring": toy.ring, "grid": toy.grid}
 STEPS = 1500          # Algorithm-1 iterations per run: the 60-minute budget on 2 cores (docs/07-variants.md)
 M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
 NOISE_SIGMA = 0.25    # instance_noise: sigma_0 = this fraction of the smallest distance between two modes
-GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # issue 6's target, with every mode captured
+GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # the goal of docs/07-variants.md, with every mode captured
 # --drs: the run's D fine-tuned towards D*_G (G fixed), then rejection sampling (minigan/gan/rejection.py).
 # Small steps from the trained D: it is already near D*_G, and a large lr would first undo that.
 DRS = {"steps": 500, "m": 256, "lr": 1e-4}
@@ -137,7 +137,7 @@ def drs_record(r):
 
 
 def meets_goal(r):
-    """All modes captured, >= 95% high-quality samples and reverse KL <= 0.05 (issue 6's goal)."""
+    """All modes captured, >= 95% high-quality samples and reverse KL <= 0.05 (the goal)."""
     return (r["modes"] == r["n_modes"] and r["high_quality"] >= GOAL["high_quality"]
             and math.isfinite(r["reverse_kl"]) and r["reverse_kl"] <= GOAL["reverse_kl"])
 
@@ -211,6 +211,7 @@ def scatter(path, name, panels):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from minigan.viz import percent
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.3))
     for ax, (dataset, samples, record) in zip(numpy.atleast_1d(axes), panels):
@@ -222,7 +223,7 @@ def scatter(path, name, panels):
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_title(f"{dataset}, seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-                     f"{100 * record['high_quality']:.0f}% HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
+                     f"{percent(record['high_quality'])} HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
     fig.suptitle(name, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -93,6 +93,11 @@ def generator_net(generator, dim_z=100, hidden=500):
                          nn.Linear(hidden, 784, generator=generator), nn.Sigmoid())
 
 
+def to_unit(images):
+    """uint8 [N, 28, 28] -> float32 [N, 784] in [0, 1]: pixel/255, the scale of G's sigmoid output."""
+    return images.reshape(len(images), -1).astype(numpy.float32) / 255.0
+
+
 def accuracy(D, images, labels, batch=1000):
     D.eval()
     right = 0
@@ -119,10 +124,10 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     mg.use_backend(args.backend)
     data = load_mnist(args.data_dir)
-    train_x = data["train"].images.reshape(-1, 784).astype(numpy.float32) / 255.0
+    train_x = to_unit(data["train"].images)
     train_y = data["train"].labels.astype(numpy.int64)
-    valid = (data["valid"].images.reshape(-1, 784).astype(numpy.float32) / 255.0, data["valid"].labels.astype(int))
-    test = (data["test"].images.reshape(-1, 784).astype(numpy.float32) / 255.0, data["test"].labels.astype(int))
+    valid = (to_unit(data["valid"].images), data["valid"].labels.astype(int))
+    test = (to_unit(data["test"].images), data["test"].labels.astype(int))
 
     gen = mg.Generator(args.seed)
     rng = numpy.random.default_rng(args.seed)
@@ -176,8 +181,9 @@ def main(argv=None):
     G.eval()
     with mg.no_grad():
         samples = G(gen.uniform((100, 100))).numpy().reshape(-1, 28, 28)
-    files = [viz.sample_grid(os.path.join(args.out, "samples.png"), samples, nrow=10,
-                             title=f"G after {args.steps} iterations (feature matching)")]
+    files = [viz.save(viz.sample_grid(samples, nrow=10, value_range=(0, 1),
+                                      title=f"G after {args.steps} iterations (feature matching)"),
+                      os.path.join(args.out, "samples.png"))]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

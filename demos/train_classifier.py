@@ -64,8 +64,8 @@ def reference_scores(model, data, n=N_REF):
 
 def plot(path, history):
     from minigan import viz  # matplotlib only when drawing
-    plt = viz.plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
+    fig = viz.new_figure((8, 3))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(history["epoch"], history["train_loss"], "o-")
     ax1.set_xlabel("epoch")
     ax1.set_title("training cross-entropy", fontsize=10)
@@ -73,7 +73,7 @@ def plot(path, history):
     ax2.set_xlabel("epoch")
     ax2.set_title("validation accuracy (%)", fontsize=10)
     fig.tight_layout()
-    return viz._save(fig, path)
+    return viz.save(fig, path)
 
 
 def main(argv=None):

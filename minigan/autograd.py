@@ -143,7 +143,9 @@ class Tensor:
             extra += f", dtype={self.data.dtype}"
         if self.backend != "numpy":
             extra += f", backend={self.backend}"
-        if self.requires_grad:
+        if self.creator is not None:  # as PyTorch: a result names the op that made it
+            extra += f", grad_fn=<{self.creator.name}>"
+        elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 

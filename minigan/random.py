@@ -4,6 +4,16 @@ Numbers are drawn on the host with NumPy's PCG64 and then placed on the default 
 named) backend. Drawing on the host costs a copy on GPU runs but makes a seed mean the
 same numbers on NumPy and CuPy, and the state is a small JSON-able dict that a
 checkpoint can store and restore exactly.
+
+Where no ``generator=`` is passed (layer construction, init, dropout, ``rand``/``randn``)
+the draw comes from one module-level *default* Generator, as in PyTorch: it starts from
+OS entropy, and ``manual_seed(s)`` reseeds it, so that
+
+    mg.manual_seed(0); D1 = nn.Linear(3, 2)
+    mg.manual_seed(0); D2 = nn.Linear(3, 2)      # D2's weights equal D1's
+
+An explicit ``generator=`` always wins over the default. Checkpoints store the
+experiment's own Generators, never the default one.
 """
 from __future__ import annotations
 
@@ -18,6 +28,11 @@ class Generator:
 
     def __init__(self, seed=None):
         self.np = numpy.random.default_rng(seed)
+
+    def manual_seed(self, seed) -> "Generator":
+        """Restart this generator from ``seed`` (in place); returns it, as torch.Generator.manual_seed."""
+        self.np = numpy.random.default_rng(seed)
+        return self
 
     def _place(self, array, dtype, backend_name):
         array = array.astype(dtype, copy=False)
@@ -53,6 +68,27 @@ class Generator:
         self.np.bit_generator.state = state
 
 
+_default = Generator()
+
+
+def default_generator() -> Generator:
+    """The Generator used wherever no ``generator=`` is given (see the module docstring)."""
+    return _default
+
+
 def manual_seed(seed) -> Generator:
-    """A new Generator seeded with ``seed`` (minigan keeps no hidden global generator)."""
-    return Generator(seed)
+    """Reseed the default Generator with ``seed`` and return it (torch.manual_seed's behaviour).
+
+    Layers, init functions, dropout and ``rand``/``randn`` built or called without
+    ``generator=`` then draw reproducibly from it.
+    """
+    return _default.manual_seed(seed)
+
+
+def resolve(generator, where: str) -> Generator:
+    """``generator`` itself, or the default Generator when it is None; ``where`` names the caller in errors."""
+    if generator is None:
+        return _default
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{where}: generator must be a minigan.Generator or None, got {type(generator).__name__}")
+    return generator

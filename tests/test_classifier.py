@@ -18,6 +18,7 @@ from minigan.models.classifier import (
     FEATURES, MNISTClassifier, accuracy, cross_entropy, load_classifier, predict, save_classifier, scores,
     to_unit_range,
 )
+from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -133,11 +134,7 @@ def test_scores_of_a_set_against_itself():
 
 
 def test_train_classifier_smoke(tmp_path):
-    from minigan.data import load_mnist
-    try:
-        load_mnist()
-    except Exception as e:  # noqa: BLE001 - any reason the data cannot be had is a reason to skip
-        pytest.skip(f"MNIST is not available here: {e}")
+    load_mnist_or_skip()
     sys.path.insert(0, os.path.join(ROOT, "demos"))
     try:
         import train_classifier

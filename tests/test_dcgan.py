@@ -17,6 +17,7 @@ import minigan as mg
 from minigan import nn, optim
 from minigan.gan import GAN
 from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan, dcgan_init_, one_hot
+from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -248,11 +249,7 @@ def test_generator_and_discriminator_match_torch_float64(n_classes):
 
 # -- the demo -------------------------------------------------------------------------------------
 def _mnist_or_skip():
-    from minigan.data import load_mnist
-    try:
-        return load_mnist()
-    except Exception as e:  # noqa: BLE001 - any reason the data cannot be had is a reason to skip
-        pytest.skip(f"MNIST is not available here: {e}")
+    return load_mnist_or_skip()
 
 
 @pytest.fixture

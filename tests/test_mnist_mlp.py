@@ -11,6 +11,7 @@ import minigan as mg
 from minigan.data import load_mnist
 from minigan import nn
 from minigan.models import paper_mlp
+from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -118,10 +119,7 @@ def test_shuffled_minibatches_visit_every_image_once_per_epoch_and_resume():
 
 
 def mnist_or_skip():
-    try:
-        load_mnist()
-    except Exception as e:  # noqa: BLE001 - any reason the data is unusable
-        pytest.skip(f"MNIST not available: {e}")
+    load_mnist_or_skip()
 
 
 def test_paper_schedules_after_n_updates(tmp_path):

@@ -145,7 +145,7 @@ def test_unknown_variant_is_refused(demo, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("variant, seed, m", [("vanilla", 0, 128), ("instance_noise", 7, 128), ("instance_noise", 6, 256)])
 def test_long_run_meets_the_goal(tmp_path, variant, seed, m):
-    """Single seeds of the goal runs of docs/07-variants.md section 7.5 (about 9 CPU-minutes each):
+    """Single seeds of the goal runs of docs/appendix-variants.md section B.3 (about 9 CPU-minutes each):
     256-wide G and D, 30,000 iterations, 8/8 ring and 25/25 grid modes with >= 95% high-quality
     samples and reverse KL <= 0.05. Seed 7 is the one where the vanilla GAN loses the line x = 0
     of the grid, and instance noise keeps it; seed 6 the one where instance noise at m = 128 loses

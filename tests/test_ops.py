@@ -96,14 +96,25 @@ def test_layouts_really_are_non_contiguous(layout):
 @pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.name)
 @given(data=st.data())
 def test_float32_in_float32_out(spec, data):
-    """float32 inputs give float32 outputs and float32 gradients (no silent upcast to float64)."""
+    """float32 inputs give float32 outputs and float32 gradients (no silent upcast to float64),
+    whose values are the float64 gradients at the same (float32-rounded) inputs."""
     arrays, params = data.draw(op_inputs(spec))
-    inputs = _tensors([a.astype(numpy.float32) for a in arrays], requires_grad=True)
+    arrays32 = [a.astype(numpy.float32) for a in arrays]
+    inputs = _tensors(arrays32, requires_grad=True)
     out = spec.fn(*inputs, **params)
     assert out.dtype == numpy.float32, f"{spec.name}: float32 inputs gave {out.dtype}"
-    out.backward(mg.ones_like(out))
-    for x in inputs:
+    v = numpy.random.default_rng(0).uniform(0.5, 1.5, out.shape)  # one sign: no cancellation from v
+    out.backward(mg.Tensor(numpy.asarray(v, dtype=numpy.float32)))
+    inputs64 = _tensors([a.astype(numpy.float64) for a in arrays32], requires_grad=True)
+    out64 = spec.fn(*inputs64, **params)
+    out64.backward(mg.Tensor(numpy.asarray(v, dtype=numpy.float32).astype(numpy.float64)))
+    for k, (x, x64) in enumerate(zip(inputs, inputs64)):
         assert x.grad is not None and x.grad.dtype == numpy.float32 and x.grad.shape == x.shape
+        # float32 rounds to 6e-8 relative; an op's backward takes a few dozen roundings, some after
+        # a cancellation (var's x - mean, softmax's g - sum g y), so 1e-4 of the gradient's scale
+        scale = max(1.0, float(numpy.abs(x64.grad.numpy()).max(initial=0.0)))
+        numpy.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=1e-4, atol=1e-5 * scale,
+                                      err_msg=f"{spec.name}, input {k}: float32 gradient against float64")
 
 
 def _t(*shape):

@@ -10,6 +10,7 @@ import pytest
 
 import minigan as mg
 from minigan.gan import semi_supervised as ss
+from mnist_or_skip import load_mnist_or_skip
 
 RNG = numpy.random.default_rng(0)
 L_REAL = RNG.standard_normal((6, 10)) * 3
@@ -86,11 +87,7 @@ def test_demo_smoke_run(tmp_path):
     import json
     import os
 
-    from minigan.data import load_mnist
-    try:
-        mnist = load_mnist()
-    except Exception as e:  # noqa: BLE001 - any reason the data is unusable
-        pytest.skip(f"MNIST is not available: {e}")
+    mnist = load_mnist_or_skip()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location("ssl_demo", os.path.join(root, "demos", "semi_supervised_mnist.py"))
     demo = importlib.util.module_from_spec(spec)

@@ -5,6 +5,10 @@ so p_g = N(b, w^2) is known in closed form and D* = p_data / (p_data + p_g) can 
 Expectations are computed by Gauss-Hermite quadrature (exact for polynomials up to degree 2n - 1
 times the Gaussian) or, where independence from the engine matters, on a fine grid. docs/05-theory.md
 derives each result and quotes the numbers these tests print.
+
+The second half checks docs/00-divergences.md: KL, JSD, Wasserstein and f-divergences on small
+discrete distributions, matching pennies, Proposition 2 on a five-point space and the
+non-saturating loss's gradient, each in plain NumPy float64.
 """
 import math
 import statistics
@@ -281,3 +285,246 @@ def test_consensus_optimisation_converges_on_the_bilinear_game():
     assert numpy.all(numpy.diff(norms) < 0)
     assert norms[-1] < 1e-8
     assert norms[-1] == pytest.approx(rate**300, rel=1e-9)
+
+
+# ---- docs/00-divergences.md: divergences on discrete distributions, written here independently ----
+# of the chapter's own code block (which tests/test_docs_blocks.py runs).
+
+LOG2 = math.log(2.0)
+
+
+def kl_discrete(p, q):
+    """KL(p || q) = sum_x p log(p / q), 0 log 0 = 0, inf when q = 0 where p > 0."""
+    total = 0.0
+    for pi, qi in zip(p, q):
+        if pi == 0.0:
+            continue
+        if qi == 0.0:
+            return math.inf
+        total += pi * math.log(pi / qi)
+    return total
+
+
+def jsd_discrete(p, q):
+    m = [0.5 * (pi + qi) for pi, qi in zip(p, q)]
+    return 0.5 * kl_discrete(p, m) + 0.5 * kl_discrete(q, m)
+
+
+def entropy(p):
+    return -sum(pi * math.log(pi) for pi in p if pi > 0)
+
+
+def random_simplex(rng, n, zeros=0):
+    p = rng.random(n) + 0.05
+    p[rng.permutation(n)[:zeros]] = 0.0
+    return p / p.sum()
+
+
+def test_divergence_worked_numbers_of_chapter_0():
+    """The six numbers of docs/00-divergences.md section 0.2, to the four decimals printed there."""
+    fair, biased = [0.5, 0.5], [0.9, 0.1]
+    assert round(kl_discrete(fair, biased), 4) == 0.5108
+    assert round(kl_discrete(biased, fair), 4) == 0.3681
+    assert round(kl_discrete(fair, [0.7, 0.3]), 4) == 0.0872
+    assert round(kl_discrete(biased, [0.7, 0.3]), 4) == 0.1163
+    assert round(jsd_discrete(fair, biased), 4) == 0.1017
+    p, q = [0.5, 0.5, 0.0], [0.25, 0.25, 0.5]
+    assert kl_discrete(p, q) == pytest.approx(LOG2, abs=1e-15)
+    assert kl_discrete(q, p) == math.inf
+    assert round(jsd_discrete(p, q), 4) == 0.2158
+
+
+def test_divergence_closed_forms_on_discrete_distributions():
+    rng = numpy.random.default_rng(0)
+    for trial in range(50):
+        n = int(rng.integers(2, 9))
+        p, q = random_simplex(rng, n), random_simplex(rng, n, zeros=int(rng.integers(0, n - 1)))
+        assert kl_discrete(p, q) >= 0.0 and kl_discrete(p, p) == 0.0
+        assert jsd_discrete(p, q) == pytest.approx(jsd_discrete(q, p), abs=1e-15)
+        assert 0.0 < jsd_discrete(p, q) <= LOG2
+        # JSD = H(M) - H(P)/2 - H(Q)/2: the entropy form, a second route to the same number
+        # (float64 sums of a few terms of order one: agreement to 1e-12 is generous).
+        m = 0.5 * (p + q)
+        assert jsd_discrete(p, q) == pytest.approx(entropy(m) - 0.5 * entropy(p) - 0.5 * entropy(q), abs=1e-12)
+    for a, b in [(0.5, 0.9), (0.1, 0.7), (0.99, 0.01)]:
+        closed = a * math.log(a / b) + (1 - a) * math.log((1 - a) / (1 - b))   # KL(Bern(a) || Bern(b))
+        assert kl_discrete([a, 1 - a], [b, 1 - b]) == pytest.approx(closed, rel=1e-13)
+
+
+def test_divergence_forward_kl_covers_reverse_kl_seeks():
+    """Fit N(mu, s^2) to 1/2 N(-2, .5^2) + 1/2 N(2, .5^2): forward KL matches moments, reverse KL picks a bump."""
+    x = numpy.linspace(-8.0, 8.0, 1601)
+    dx = x[1] - x[0]
+    p = 0.5 * numpy.exp(log_normal(x, -2.0, 0.5)) + 0.5 * numpy.exp(log_normal(x, 2.0, 0.5))
+    mus, sds = numpy.linspace(-3.0, 3.0, 61), numpy.linspace(0.3, 3.0, 55)
+    M, S = numpy.meshgrid(mus, sds, indexing="ij")
+    Sg = S[..., None]
+    log_q = -0.5 * ((x - M[..., None]) / Sg) ** 2 - numpy.log(Sg * math.sqrt(2 * math.pi))
+    log_p = numpy.log(p)          # p > 0 on the grid (its smallest value is about 1e-40)
+    forward = numpy.sum(p * (log_p - log_q), axis=-1) * dx
+    reverse = numpy.sum(numpy.exp(log_q) * (log_q - log_p), axis=-1) * dx
+    i, j = numpy.unravel_index(forward.argmin(), forward.shape)
+    assert mus[i] == pytest.approx(0.0, abs=1e-9) and sds[j] == pytest.approx(math.sqrt(4.25), abs=0.05)
+    i, j = numpy.unravel_index(reverse.argmin(), reverse.shape)
+    assert abs(mus[i]) == pytest.approx(2.0, abs=1e-9) and sds[j] == pytest.approx(0.5, abs=1e-9)
+    assert reverse.min() == pytest.approx(LOG2, abs=1e-3)    # the bump holds half of p_data
+
+
+def test_divergence_jsd_is_log_2_on_disjoint_supports():
+    rng = numpy.random.default_rng(1)
+    for trial in range(20):
+        n = int(rng.integers(4, 12))
+        cut = int(rng.integers(1, n))
+        p = numpy.concatenate([random_simplex(rng, cut), numpy.zeros(n - cut)])
+        q = numpy.concatenate([numpy.zeros(cut), random_simplex(rng, n - cut)])
+        assert jsd_discrete(p, q) == pytest.approx(LOG2, abs=1e-12)
+        assert kl_discrete(p, q) == math.inf
+    support = numpy.linspace(-3.0, 3.0, 61)       # delta_0 against delta_theta on a common grid
+    for theta_index in [0, 10, 29, 31, 60]:
+        p, q = numpy.zeros(61), numpy.zeros(61)
+        p[30], q[theta_index] = 1.0, 1.0
+        assert jsd_discrete(p, q) == pytest.approx(LOG2, abs=1e-15)
+        assert wasserstein_1d(support, p, q) == pytest.approx(abs(support[theta_index]), abs=1e-12)
+
+
+def wasserstein_1d(support, p, q):
+    """W1 on the real line = integral of |F_P - F_Q|; support sorted ascending."""
+    gaps = numpy.diff(support)
+    return float(numpy.sum(numpy.abs(numpy.cumsum(p) - numpy.cumsum(q))[:-1] * gaps))
+
+
+def test_wasserstein_between_point_masses():
+    for theta in [-2.5, -0.1, 0.0, 0.3, 7.0]:
+        support = numpy.array(sorted({0.0, theta}))
+        p = numpy.array([1.0 if s == 0.0 else 0.0 for s in support])
+        q = numpy.array([1.0 if s == theta else 0.0 for s in support])
+        assert wasserstein_1d(support, p, q) == abs(theta)
+        # sorted samples: n copies of each point mass, the mean distance between sorted samples
+        assert numpy.mean(numpy.abs(numpy.sort(numpy.zeros(5)) - numpy.sort(numpy.full(5, theta)))) == abs(theta)
+    rng = numpy.random.default_rng(2)
+    a, b = rng.normal(size=200), rng.normal(1.5, 2.0, size=200)   # both routes agree on samples too
+    support = numpy.sort(numpy.concatenate([a, b]))
+    p = numpy.isin(support, a) / 200.0
+    q = numpy.isin(support, b) / 200.0
+    assert wasserstein_1d(support, p, q) == pytest.approx(numpy.mean(numpy.abs(numpy.sort(a) - numpy.sort(b))), rel=1e-12)
+
+
+def test_wasserstein_dual_needs_a_lipschitz_critic():
+    rng = numpy.random.default_rng(3)
+    support = numpy.sort(rng.uniform(-3.0, 3.0, 12))
+    p, q = random_simplex(rng, 12), random_simplex(rng, 12)
+    w = wasserstein_1d(support, p, q)
+    # the optimal potential: f' = sign(F_Q - F_P) between support points, 1-Lipschitz by construction
+    slopes = numpy.sign(numpy.cumsum(q) - numpy.cumsum(p))[:-1]
+    f = numpy.concatenate([[0.0], numpy.cumsum(slopes * numpy.diff(support))])
+    assert numpy.all(numpy.abs(numpy.diff(f)) <= numpy.diff(support) + 1e-15)
+    assert p @ f - q @ f == pytest.approx(w, rel=1e-12)
+    for trial in range(200):       # random 1-Lipschitz functions never beat W
+        g = numpy.concatenate([[0.0], numpy.cumsum(rng.uniform(-1, 1, 11) * numpy.diff(support))])
+        assert p @ g - q @ g <= w + 1e-12
+    assert p @ (3.0 * f) - q @ (3.0 * f) == pytest.approx(3.0 * w)   # unconstrained: no upper bound
+
+
+def f_divergence(f, p, q):
+    return sum(qi * f(pi / qi) for pi, qi in zip(p, q))
+
+
+def xlogx(t):
+    return t * math.log(t) if t > 0 else 0.0
+
+
+def test_f_divergence_family_and_its_bound():
+    f_kl = xlogx
+    f_reverse_kl = lambda t: -math.log(t)
+    f_jsd = lambda t: 0.5 * (xlogx(t) - (t + 1) * math.log((t + 1) / 2))
+    f_gan = lambda t: xlogx(t) - (t + 1) * math.log(t + 1)
+    for p, q in [([0.5, 0.5], [0.9, 0.1]), ([0.2, 0.3, 0.5], [0.25, 0.25, 0.5])]:
+        assert f_divergence(f_kl, p, q) == pytest.approx(kl_discrete(p, q), rel=1e-12)
+        assert f_divergence(f_reverse_kl, p, q) == pytest.approx(kl_discrete(q, p), rel=1e-12)
+        assert f_divergence(f_jsd, p, q) == pytest.approx(jsd_discrete(p, q), rel=1e-12)
+        assert f_divergence(f_gan, p, q) == pytest.approx(2 * jsd_discrete(p, q) - math.log(4), rel=1e-12)
+        # the variational bound for KL: f*(u) = exp(u - 1), tight at T = f'(p/q) = 1 + log(p/q)
+        p_, q_ = numpy.array(p), numpy.array(q)
+        bound = lambda T, p_=p_, q_=q_: p_ @ T - q_ @ numpy.exp(T - 1.0)
+        best = 1.0 + numpy.log(p_ / q_)
+        assert bound(best) == pytest.approx(kl_discrete(p, q), rel=1e-12)
+        rng = numpy.random.default_rng(4)
+        for trial in range(50):
+            assert bound(best + rng.normal(0, 0.3, len(p))) < bound(best)
+
+
+def test_matching_pennies_max_min_equals_min_max_at_one_half():
+    probs = numpy.linspace(0.0, 1.0, 101)          # 0.5 is on the grid
+    V = numpy.outer(2 * probs - 1, 2 * probs - 1)  # V[p, q]: the first player's expected gain
+    max_min = V.min(axis=1).max()
+    min_max = V.max(axis=0).min()
+    assert max_min == 0.0 and min_max == 0.0
+    assert probs[V.min(axis=1).argmax()] == 0.5 and probs[V.max(axis=0).argmin()] == 0.5
+    pure = numpy.array([[1.0, -1.0], [-1.0, 1.0]])
+    for i in range(2):
+        for j in range(2):  # at every pure pair, one of the players gains by switching
+            assert pure[1 - i, j] > pure[i, j] or pure[i, 1 - j] < pure[i, j]
+
+
+P_DATA_5 = numpy.array([0.1, 0.3, 0.2, 0.25, 0.15])
+
+
+def C_of(p_g, p_data=P_DATA_5):
+    """C(p_g) = max_D V(D, p_g) = V(D*, p_g), with D* = p_data / (p_data + p_g)."""
+    d = p_data / (p_data + p_g)
+    return float(p_data @ numpy.log(d) + p_g @ numpy.log(1 - d))
+
+
+def test_proposition_2_descent_on_p_g_with_optimal_D_converges():
+    rng = numpy.random.default_rng(5)
+    for trial in range(20):        # C is convex along segments of the simplex
+        a, b = random_simplex(rng, 5), random_simplex(rng, 5)
+        for lam in (0.25, 0.5, 0.75):
+            assert C_of(lam * a + (1 - lam) * b) <= lam * C_of(a) + (1 - lam) * C_of(b) + 1e-14
+        # Danskin: the derivative of C along a direction u (summing to 0) is that of V(D*, .) with D* held fixed,
+        # i.e. u @ log(1 - D*). Central differences with eps = 1e-5 in float64: error ~ 1e-10 + 1e-11, so 1e-7.
+        u = rng.normal(size=5)
+        u -= u.mean()
+        eps = 1e-5
+        numeric = (C_of(a + eps * u) - C_of(a - eps * u)) / (2 * eps)
+        d_star = P_DATA_5 / (P_DATA_5 + a)
+        assert numeric == pytest.approx(u @ numpy.log(1 - d_star), abs=1e-7)
+    p_g = numpy.array([0.6, 0.1, 0.1, 0.1, 0.1])
+    previous = jsd_discrete(P_DATA_5, p_g)
+    for step in range(300):        # exponentiated-gradient steps on V(D*, p_g), D* recomputed each step
+        d_star = P_DATA_5 / (P_DATA_5 + p_g)
+        p_g = p_g * numpy.exp(-1.0 * numpy.log(1 - d_star))
+        p_g /= p_g.sum()
+        now = jsd_discrete(P_DATA_5, p_g)
+        assert now < previous or now < 1e-15
+        previous = now
+    assert previous < 1e-8
+    assert C_of(p_g) == pytest.approx(-math.log(4), abs=1e-7)
+
+
+def test_non_saturating_loss_fixed_point_and_its_gradient():
+    def softmax(theta):
+        e = numpy.exp(theta - theta.max())
+        return e / e.sum()
+
+    def numeric_grad(fn, theta, eps=1e-5):
+        out = numpy.zeros_like(theta)
+        for i in range(len(theta)):
+            step = numpy.zeros_like(theta)
+            step[i] = eps
+            out[i] = (fn(theta + step) - fn(theta - step)) / (2 * eps)
+        return out
+
+    def ns_grad(theta0):   # gradient of -E_{p_g} log D*, D* held at its value for theta0
+        d_star = P_DATA_5 / (P_DATA_5 + softmax(theta0))
+        return numeric_grad(lambda t: float(softmax(t) @ -numpy.log(d_star)), theta0)
+
+    at_data = numpy.log(P_DATA_5)
+    # float64 central differences of order-one functions with eps = 1e-5: error ~ 1e-10; 1e-7 leaves room
+    assert numpy.abs(ns_grad(at_data)).max() < 1e-7
+    rng = numpy.random.default_rng(6)
+    for trial in range(10):
+        theta = rng.normal(size=5)
+        target = numeric_grad(lambda t: kl_discrete(softmax(t), P_DATA_5) - 2 * jsd_discrete(P_DATA_5, softmax(t)), theta)
+        assert numpy.allclose(ns_grad(theta), target, atol=1e-7)
+        assert numpy.abs(target).max() > 1e-3      # away from p_data the gradient is not zero

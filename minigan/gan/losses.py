@@ -94,10 +94,13 @@ def d_loss(real_logits, fake_logits, real_label=1.0):
     so minimising it is Algorithm 1's "ascend V" for D. (The NIPS tutorial writes J(D) with
     a factor 1/2 on each term; the minimiser and the gradient direction are the same.)
 
-    ``real_label`` < 1 (e.g. 0.9) is one-sided label smoothing (Salimans et al. 2016): the
-    optimal D becomes 0.9 p_data / (p_data + p_g), which no longer pushes G's samples away
-    from where p_data is. Only real labels are smoothed; smoothing the fakes would reward G
-    for staying where p_data is zero. d/da_real = sigmoid(a) - t,  d/da_fake = sigmoid(a).
+    ``real_label`` = t < 1 (e.g. 0.9) is one-sided label smoothing (Salimans et al. 2016; NIPS 2016
+    tutorial, section 4.2). The optimal D becomes t p_data / (p_data + p_g): it never exceeds t,
+    so D cannot grow arbitrarily confident on real data, and it is still 0 where p_data = 0 and
+    p_g > 0, so G's samples there are still pushed towards the data. Only real labels are
+    smoothed: a fake label s > 0 would make the optimal D equal s wherever p_data = 0, and G's
+    samples off the data would no longer be pushed back. d/da_real = sigmoid(a) - t,
+    d/da_fake = sigmoid(a).
     """
     real, fake = _pair("d_loss", real_logits, fake_logits)
     if not 0.0 <= float(real_label) <= 1.0:

@@ -50,7 +50,7 @@ NOISE_KINDS = ("uniform", "gaussian")
 def noise_prior(z_dim=Z_DIM, kind="uniform"):
     """p_z, a sampler (generator, m) -> Tensor (m, z_dim), as Algorithm 1 expects.
 
-    kind "uniform": z ~ U(-sqrt 3, sqrt 3)^z_dim, the prior the issue and most re-implementations
+    kind "uniform": z ~ U(-sqrt 3, sqrt 3)^z_dim, the prior most re-implementations
     name; "gaussian": z ~ N(0, I), what the paper's code drew (its mnist.yaml sets no ``noise``, and
     the Generator class of goodfeli/adversarial defaults to "gaussian"). Both have zero mean and
     unit variance per coordinate, so G's first layer sees inputs of the same scale either way.

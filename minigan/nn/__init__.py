@@ -9,6 +9,7 @@ from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh  # noqa: F401
 from .conv import Conv2d, ConvTranspose2d  # noqa: F401
 from .dropout import Dropout  # noqa: F401
 from .linear import Linear  # noqa: F401
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss  # noqa: F401
 from .maxout import Maxout  # noqa: F401
 from .module import Module, ModuleList, Parameter, Sequential  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d  # noqa: F401

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..random import Generator
+from ..autograd import Tensor
+from ..random import resolve
 from .module import Module
 
 
@@ -11,7 +12,8 @@ class Dropout(Module):
     "keep probability 0.8" is Dropout(0.2).
 
     generator: the minigan.Generator that draws the masks (pass the experiment's one for
-    reproducible runs); None creates one here from OS entropy, not reproducible.
+    reproducible runs); None draws each mask from the default Generator at call time
+    (reseeded by minigan.manual_seed).
     """
 
     def __init__(self, p=0.5, generator=None):
@@ -19,10 +21,10 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p is a drop probability in [0, 1], got {p}")
         self.p = float(p)
-        self.generator = generator if generator is not None else Generator()
+        self.generator = resolve(generator, "Dropout") if generator is not None else None
 
-    def forward(self, x):
+    def forward(self, x) -> Tensor:
         return F.dropout(x, self.p, self.training, self.generator)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -1,8 +1,9 @@
 """Weight initialisation: fill a Tensor's array in place with numbers drawn from a Generator.
 
 Every function takes ``generator``: the experiment's minigan.Generator, so that a seed
-fixes the initial weights. ``generator=None`` draws from a fresh Generator seeded from OS
-entropy -- fine for a quick try, not reproducible. minigan keeps no hidden global seed.
+fixes the initial weights. ``generator=None`` draws from the default Generator, which
+``minigan.manual_seed(s)`` reseeds (as torch.manual_seed); without that call it starts
+from OS entropy and the weights are not reproducible.
 
 The three families, for a weight with fan_in inputs and fan_out outputs per unit:
   uniform_(t, -a, a), normal_(t, 0, s)   fixed scale: the GAN paper's pylearn2 code used
@@ -20,15 +21,11 @@ import math
 
 from .. import backend
 from ..autograd import Tensor
-from ..random import Generator
+from ..random import resolve
 
 
 def _generator(generator, where):
-    if generator is None:
-        return Generator()  # OS entropy: documented as not reproducible
-    if not isinstance(generator, Generator):
-        raise TypeError(f"init.{where}: generator must be a minigan.Generator or None, got {type(generator).__name__}")
-    return generator
+    return resolve(generator, f"init.{where}")
 
 
 def _fill(t, host_array, where):

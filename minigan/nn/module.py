@@ -198,10 +198,17 @@ class Module:
         """Evaluation mode (running statistics, no dropout). Returns self."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (sets .grad to None, as PyTorch does by default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient before the next backward pass.
+
+        set_to_none=True (PyTorch's default) sets ``.grad`` to None; False replaces an
+        existing gradient by zeros of its shape (a new array: a gradient held elsewhere is kept).
+        """
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor(backend.array_module(p.grad.data).zeros_like(p.grad.data))
 
     def requires_grad_(self, flag=True):
         """Freeze (False) or unfreeze every parameter, e.g. D's while G takes its step."""

@@ -5,5 +5,6 @@ from .arithmetic import (
     abs, add, as_tensor, astype, clip, div, exp, log, log1p, maximum, minimum, mul, neg, pow, sqrt, sub, to, where,
 )
 from .linalg import linear, matmul
-from .reductions import logsumexp, max, mean, min, sum, var
+from .reductions import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import broadcast_to, cat, concatenate, getitem, pad, permute, reshape, stack, sum_to, transpose
+from .views import clone, flatten, squeeze, unsqueeze, view

@@ -45,7 +45,9 @@ class LeakyReLU(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        factor = (x > 0).astype(gy.dtype)
+        # asarray, not astype: for a 0-d x, (x > 0) is a NumPy scalar, which Tensor() would read as
+        # a Python float and round to float32 (the slope 0.01 to 0.0099999998 in a float64 graph)
+        factor = backend.array_module(x).asarray(x > 0, dtype=gy.dtype)
         factor *= 1.0 - self.slope
         factor += self.slope
         return gy * Tensor(factor)
@@ -120,27 +122,27 @@ class LogSoftmax(Function):
         return gy - exp(self.output()) * reduce_sum(gy, self.axis, keepdims=True)
 
 
-def relu(x):
+def relu(x) -> Tensor:
     return ReLU.apply(x)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x, negative_slope=0.01) -> Tensor:
     return LeakyReLU.apply(x, slope=float(negative_slope))
 
 
-def sigmoid(x):
+def sigmoid(x) -> Tensor:
     return Sigmoid.apply(x)
 
 
-def tanh(x):
+def tanh(x) -> Tensor:
     return Tanh.apply(x)
 
 
-def softplus(x):
+def softplus(x) -> Tensor:
     return Softplus.apply(x)
 
 
-def log_sigmoid(x):
+def log_sigmoid(x) -> Tensor:
     return LogSigmoid.apply(x)
 
 
@@ -150,12 +152,22 @@ def _check_axis(name, x, axis):
     return axis % x.ndim
 
 
-def softmax(x, axis=-1):
-    return Softmax.apply(x, axis=_check_axis("softmax", x, axis))
+def _axis_or_dim(name, axis, dim):
+    if dim is None:
+        return -1 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+    return dim
 
 
-def log_softmax(x, axis=-1):
-    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, axis))
+def softmax(x, axis=None, *, dim=None) -> Tensor:
+    """exp(x) / sum exp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
+    return Softmax.apply(x, axis=_check_axis("softmax", x, _axis_or_dim("softmax", axis, dim)))
+
+
+def log_softmax(x, axis=None, *, dim=None) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (or PyTorch's ``dim``), the last one by default."""
+    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, _axis_or_dim("log_softmax", axis, dim)))
 
 
 __all__ = [

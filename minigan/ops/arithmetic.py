@@ -216,28 +216,40 @@ class Abs(Function):
         return gy * Tensor(backend.array_module(x).sign(x))
 
 
+def _tie_share(wins, ties, dtype):
+    """a's share of the gradient of max(a, b) or min(a, b): 1 where a wins, 1/2 at a tie, else 0."""
+    xp = backend.array_module(wins)
+    return Tensor(xp.where(ties, 0.5, wins).astype(dtype))
+
+
 class Maximum(Function):
-    """y = max(a, b) elementwise.   dL/da = sum_to(g * [a >= b]), dL/db = sum_to(g * [a < b])."""
+    """y = max(a, b) elementwise.
+    dL/da = sum_to(g * s), dL/db = sum_to(g * (1 - s)), s = [a > b] + [a = b] / 2.
+
+    At a tie a and b share g equally, as tied winners do in the max/min reductions and in
+    maxout (and as in PyTorch), so that max(a, b) and max(b, a) have the same gradients.
+    """
 
     def forward(self, a, b):
         return backend.array_module(a, b).maximum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        pick_a = Tensor((a.data >= b.data).astype(gy.dtype))
-        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+        share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)
+        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
 
 
 class Minimum(Function):
-    """y = min(a, b) elementwise.   dL/da = sum_to(g * [a <= b]), dL/db = sum_to(g * [a > b])."""
+    """y = min(a, b) elementwise.
+    dL/da = sum_to(g * s), dL/db = sum_to(g * (1 - s)), s = [a < b] + [a = b] / 2 (ties share g, as in Maximum)."""
 
     def forward(self, a, b):
         return backend.array_module(a, b).minimum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        pick_a = Tensor((a.data <= b.data).astype(gy.dtype))
-        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)
+        share_a = _tie_share(a.data < b.data, a.data == b.data, gy.dtype)
+        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
 
 
 class Where(Function):

@@ -13,12 +13,12 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
-from ..random import Generator
+from ..random import resolve
 from .arithmetic import as_tensor
 from .shape import reshape
 
 
-def dropout(x, p=0.5, training=True, generator=None):
+def dropout(x, p=0.5, training=True, generator=None) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1 - p).
 
         y = x * mask / (1 - p),   mask_i ~ Bernoulli(1 - p) independently,
@@ -30,7 +30,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     identity and needs no rescaling.
 
     generator: the minigan.Generator that draws the mask; pass the experiment's one for
-    reproducible runs. None draws a fresh Generator seeded from OS entropy (not reproducible).
+    reproducible runs. None draws from the default Generator (reseeded by minigan.manual_seed).
     """
     x = as_tensor(x)
     if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
@@ -39,15 +39,12 @@ def dropout(x, p=0.5, training=True, generator=None):
         return x
     if p == 1.0:  # everything dropped; 1/(1 - p) would be inf and 0 * inf = nan
         return x * 0.0
-    if generator is None:
-        generator = Generator()
-    if not isinstance(generator, Generator):
-        raise TypeError(f"dropout: generator must be a minigan.Generator, got {type(generator).__name__}")
+    generator = resolve(generator, "dropout")
     keep = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
     return x * Tensor(keep * x.dtype.type(1.0 / (1.0 - p)))
 
 
-def maxout(x, pieces):
+def maxout(x, pieces) -> Tensor:
     """Maxout (Goodfellow et al. 2013): each unit outputs the largest of its `pieces` inputs.
 
     Layout: x has shape (N, units * pieces, *rest) and the features of unit j are the

@@ -1,13 +1,19 @@
-"""Reductions: sum, mean, max, min, var over an axis (or all axes), with keepdims.
+"""Reductions: sum, mean, max, min, var, std over an axis (or all axes), with keepdims.
+
+Each takes NumPy's spelling (``axis=``, ``keepdims=``) or PyTorch's (``dim=``,
+``keepdim=``). ``max``/``min`` with ``dim=`` return PyTorch's (values, indices) pair;
+with ``axis=`` (or neither) they return the values only, as NumPy does.
 
 A reduction's backward spreads the output gradient back over the reduced axes:
 evenly (sum: each input contributed with weight 1) or onto the winners (max/min).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .. import backend
 from ..autograd import Function, Tensor
-from .arithmetic import exp, log
+from .arithmetic import exp, log, sqrt
 from .shape import broadcast_to, reshape
 
 
@@ -56,14 +62,29 @@ class MaxMin(Function):
         return broadcast_to(reshape(gy, kept), x.shape) * share
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - the op's name
+def _torch_names(name, axis, keepdims, dim, keepdim):
+    """Merge PyTorch's ``dim``/``keepdim`` into NumPy's ``axis``/``keepdims`` (one spelling each)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{name}: give keepdims= (NumPy) or keepdim= (PyTorch), not both")
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001 - the op's name
+    axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
     if not axes:
         return x
     return Sum.apply(x, axes=axes, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
     count = 1
     for a in axes:
@@ -80,19 +101,81 @@ def _extreme(x, axis, keepdims, mode):
     return MaxMin.apply(x, axes=axes, keepdims=keepdims, mode=mode)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return _extreme(x, axis, keepdims, "max")
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min`` return when called with PyTorch's ``dim=``: torch.return_types.max's fields."""
+
+    values: Tensor
+    indices: Tensor
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return _extreme(x, axis, keepdims, "min")
+def _extreme_or_pair(x, axis, keepdims, dim, keepdim, mode):
+    pair = dim is not None
+    axis, keepdims = _torch_names(mode, axis, keepdims, dim, keepdim)
+    values = _extreme(x, axis, keepdims, mode)
+    if not pair:
+        return values
+    if not isinstance(axis, int):
+        raise TypeError(f"{mode}: dim= must be one int (PyTorch returns values and indices along it), got {axis!r}")
+    indices = argmax(x, axis, keepdims) if mode == "max" else argmin(x, axis, keepdims)
+    return ValuesIndices(values, indices)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance, mean((x - mean x)^2) * n / (n - ddof), built from differentiable ops.
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor | ValuesIndices:  # noqa: A001
+    """Largest element over ``axis`` (values); with ``dim=``, the pair (values, indices) as PyTorch."""
+    return _extreme_or_pair(x, axis, keepdims, dim, keepdim, "max")
 
-    ddof=0 as NumPy (the biased estimator batch norm uses); ddof=1 gives PyTorch's default.
+
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor | ValuesIndices:  # noqa: A001
+    """Smallest element over ``axis`` (values); with ``dim=``, the pair (values, indices) as PyTorch."""
+    return _extreme_or_pair(x, axis, keepdims, dim, keepdim, "min")
+
+
+def _arg(x, axis, keepdims, dim, keepdim, mode):
+    axis, keepdims = _torch_names("arg" + mode, axis, keepdims, dim, keepdim)
+    data = x.data
+    if axis is None:  # the index into the flattened tensor, as both NumPy and PyTorch
+        data, axis = data.reshape(-1), 0
+    elif not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"arg{mode}: axis {axis} is out of range for a tensor with {x.ndim} dims")
+    if data.shape[axis] == 0:
+        raise ValueError(f"arg{mode}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+    pick = data.argmax if mode == "max" else data.argmin
+    return Tensor(pick(axis=axis, keepdims=keepdims))
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the largest element (int64, not differentiable: an index has no gradient)."""
+    return _arg(x, axis, keepdims, dim, keepdim, "max")
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the smallest element (int64, not differentiable: an index has no gradient)."""
+    return _arg(x, axis, keepdims, dim, keepdim, "min")
+
+
+def _correction(name, unbiased, correction, ddof):
+    """The n - c divisor's c from PyTorch's ``unbiased``/``correction`` or NumPy's ``ddof`` (default 1)."""
+    given = [k for k, v in (("unbiased", unbiased), ("correction", correction), ("ddof", ddof)) if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{name}: give one of unbiased=, correction=, ddof=; got {', '.join(given)}")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    c = correction if correction is not None else ddof if ddof is not None else 1
+    if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+        raise ValueError(f"{name}: correction/ddof must be an int >= 0, got {c!r}")
+    return c
+
+
+def var(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None,
+        ddof=None) -> Tensor:
+    """Variance, sum((x - mean x)^2) / (n - c), built from differentiable ops.
+
+    The default is PyTorch's: the unbiased estimator, c = 1 (NumPy's default is c = 0).
+    Choose c with ``unbiased=False`` (c = 0), ``correction=c`` (PyTorch) or ``ddof=c``
+    (NumPy). Batch norm normalises with the biased c = 0 and computes it itself.
     """
+    axis, keepdims = _torch_names("var", axis, keepdims, dim, keepdim)
+    ddof = _correction("var", unbiased, correction, ddof)
     axes = _axes(axis, x.ndim)
     count = 1
     for a in axes:
@@ -103,8 +186,19 @@ def var(x, axis=None, keepdims=False, ddof=0):
     return sum(centred * centred, axes, keepdims) * (1.0 / (count - ddof))
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def std(x, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None,
+        ddof=None) -> Tensor:
+    """Standard deviation, sqrt(var(x)) with var's arguments and its unbiased default.
+
+    dL/dx = dL/dvar / (2 std) (the chain rule through sqrt, recorded by the ops).
+    """
+    return sqrt(var(x, axis, keepdims, dim=dim, keepdim=keepdim, unbiased=unbiased, correction=correction,
+                    ddof=ddof))
+
+
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """log sum exp x over axes, computed stably as m + log sum exp(x - m) with m = max x (held constant)."""
+    axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim)
     m = Tensor(x.data.max(axis=axes, keepdims=True))
     xp = backend.array_module(x.data)

@@ -184,18 +184,38 @@ def reshape(x, *shape):
     return Reshape.apply(x, shape=resolved)
 
 
-def transpose(x, *axes):
+def permute(x, *axes) -> Tensor:
+    """x with its axes reordered: ``axes`` is a permutation, as ``x.permute(0, 2, 1)`` or ``((0, 2, 1))``."""
+    return _permute("permute", x, axes)
+
+
+def transpose(x, *axes) -> Tensor:
+    """x transposed, in NumPy's or PyTorch's sense, which agree except where one of them would fail.
+
+    ``transpose(x)`` reverses the axes; ``transpose(x, a, b)`` with two different axes swaps
+    those two (PyTorch's meaning: on a 2-D tensor ``transpose(0, 1)`` is the transpose, not
+    NumPy's identity); a tuple, or as many axes as x has, is a permutation (NumPy's meaning).
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if len(axes) == 2 and all(isinstance(a, int) for a in axes) and axes[0] != axes[1] and x.ndim > 0:
+        a, b = axes
+        if not (-x.ndim <= a < x.ndim and -x.ndim <= b < x.ndim):
+            raise ValueError(f"transpose: axes {axes} are out of range for shape {x.shape}")
+        order = list(range(x.ndim))
+        order[a % x.ndim], order[b % x.ndim] = order[b % x.ndim], order[a % x.ndim]
+        axes = (tuple(order),)
+    return _permute("transpose", x, axes)
+
+
+def _permute(name, x, axes):
     x = x if isinstance(x, Tensor) else Tensor(x)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
     if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        raise ValueError(f"{name}: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     return Transpose.apply(x, axes=tuple(a % x.ndim for a in axes))
-
-
-permute = transpose
 
 
 def broadcast_to(x, shape):
@@ -225,7 +245,18 @@ def getitem(x, index):
     return GetItem.apply(x, index=index)
 
 
-def concatenate(tensors, axis=0):
+def _axis_or_dim(name, axis, dim):
+    """NumPy's ``axis`` or PyTorch's ``dim`` (one of them), 0 by default."""
+    if dim is None:
+        return 0 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+    return dim
+
+
+def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
+    """The tensors joined along an existing axis (``axis`` or PyTorch's ``dim``, 0 by default)."""
+    axis = _axis_or_dim("concatenate", axis, dim)
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
@@ -241,7 +272,9 @@ def concatenate(tensors, axis=0):
 cat = concatenate
 
 
-def stack(tensors, axis=0):
+def stack(tensors, axis=None, *, dim=None) -> Tensor:
+    """The tensors (all of one shape) joined along a new axis (``axis`` or PyTorch's ``dim``, 0 by default)."""
+    axis = _axis_or_dim("stack", axis, dim)
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors or any(t.shape != tensors[0].shape for t in tensors):
         raise ValueError(f"stack: needs tensors of one shape, got {[tuple(t.shape) for t in tensors]}")

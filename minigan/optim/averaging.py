@@ -18,7 +18,7 @@ The plain (Polyak) mean of every iterate since the start weighs old and new alik
 
 so θ̄_n = (θ_0 + θ_1 + ... + θ_n) / (n + 1) (``UniformAverage``). Its horizon grows with the run;
 an exponential one forgets at a fixed rate. Which scores better is an empirical question
-(docs/06-mnist.md 6.5 compares exponential ones; its uniform run was cut short).
+(docs/appendix-mnist.md A.3 compares exponential ones on MNIST).
 
 Either average is tied to an optimizer like a schedule (``.optimizer``, ``step()`` after each of
 its updates), so ``GAN(..., averages=[...])`` steps it and saves it in its checkpoints.

@@ -93,10 +93,17 @@ class Optimizer:
     def _check_hyperparameters(self):
         """Subclasses raise ValueError for out-of-range settings (checked at every step: schedules change them)."""
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (set ``.grad`` to None), before the next backward pass."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient before the next backward pass.
+
+        set_to_none=True (PyTorch's default) sets ``.grad`` to None; False replaces an
+        existing gradient by zeros of its shape (a new array: a gradient held elsewhere is kept).
+        """
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor(backend.array_module(p.grad.data).zeros_like(p.grad.data))
 
     @staticmethod
     def _follow_backend(p, state):
