@@ -31,11 +31,13 @@ CONV = ("tests/test_conv.py",)
 BN = ("tests/test_layer_ops.py", "tests/test_nn.py", "tests/test_torch_crosscheck_nn.py")
 OPTIM = ("tests/test_optim.py", "tests/test_torch_crosscheck_optim.py")
 LOSSES = ("tests/test_gan_losses.py", "tests/test_ops.py")
-ALGO = ("tests/test_algorithm.py",)
+ALGO = ("tests/test_algorithm_replay.py", "tests/test_algorithm.py")
 CKPT = ("tests/test_checkpoint.py",)
 AVG = ("tests/test_averaging.py",)
-GC = ("tests/test_gradcheck.py",)
 GAPS = ("tests/test_mutation_gaps.py",)
+TIES = ("tests/test_ties.py",)
+PRECISION = ("tests/test_precision.py",)
+GC = ("tests/test_gradcheck_rejects.py", "tests/test_gradcheck.py")
 
 MUTANTS = (
     # -- ops ------------------------------------------------------------------------------------
@@ -55,22 +57,23 @@ MUTANTS = (
            "return gy * x * 2.0", "return gy * x",
            "x**2's backward drops the factor 2", OPS),
     Mutant("maximum-tie-both-full", "ops", "minigan/ops/arithmetic.py",
-           "pick_a = Tensor((a.data >= b.data).astype(gy.dtype))\n"
-           "        return sum_to(gy * pick_a, a.shape), sum_to(gy * (1.0 - pick_a), b.shape)",
-           "pick_a = Tensor((a.data >= b.data).astype(gy.dtype))\n"
-           "        return sum_to(gy * pick_a, a.shape), sum_to(gy * Tensor((a.data <= b.data).astype(gy.dtype)), b.shape)",
-           "maximum(a, b) at a tie a == b gives both inputs the full gradient (total 2g)", OPS),
+           "share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)\n"
+           "        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)",
+           "share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)\n"
+           "        tie = Tensor((a.data == b.data).astype(gy.dtype)) / 2.0; "
+           "return sum_to(gy * (share_a + tie), a.shape), sum_to(gy * (1.0 - share_a + tie), b.shape)",
+           "maximum(a, b) at a tie a == b gives both inputs the full gradient (total 2g)", OPS + TIES),
     Mutant("max-reduction-ties-full", "ops", "minigan/ops/reductions.py",
            "share = Tensor(winners / winners.sum(axis=self.axes, keepdims=True))", "share = Tensor(winners)",
            "max/min reductions give every tied winner the full gradient instead of a share",
-           OPS + ("tests/test_mnist_mlp.py",)),
+           TIES + OPS + ("tests/test_mnist_mlp.py",)),
     Mutant("mean-divides-by-n-minus-1", "ops", "minigan/ops/reductions.py",
            "return sum(x, axes, keepdims) * (1.0 / count)", "return sum(x, axes, keepdims) * (1.0 / (count - 1))",
            "mean divides by n - 1", OPS),
     Mutant("softplus-log-not-log1p", "ops", "minigan/ops/activations.py",
            "return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))",
            "return xp.maximum(x, 0) + xp.log(1 + xp.exp(-xp.abs(x)))",
-           "softplus computes log(1 + e) instead of log1p(e): wrong in the far tail", OPS),
+           "softplus computes log(1 + e) instead of log1p(e): wrong in the far tail", PRECISION + OPS),
     Mutant("sigmoid-branches-swapped", "ops", "minigan/ops/activations.py",
            "xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))", "xp.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))",
            "the stable sigmoid's two branches are swapped (sigmoid(x) becomes sigmoid(-x))", OPS),
@@ -173,11 +176,12 @@ MUTANTS = (
            "changes the saved state dict in place", GAPS + OPTIM),
     # -- losses ---------------------------------------------------------------------------------
     Mutant("bce-grad-sign", "losses", "minigan/ops/losses.py",
-           "ga = gy * (sigmoid(a) - t)", "ga = gy * (t - sigmoid(a))",
+           "ga = gy * ((1.0 - t) * sigmoid(a) - t * sigmoid(-a))", "ga = gy * (t * sigmoid(-a) - (1.0 - t) * sigmoid(a))",
            "binary cross-entropy's backward gives t - sigmoid(a) for sigmoid(a) - t", LOSSES),
     Mutant("bce-log-not-log1p", "losses", "minigan/ops/losses.py",
            "+ xp.log1p(xp.exp(-xp.abs(a)))", "+ xp.log(1 + xp.exp(-xp.abs(a)))",
-           "binary cross-entropy computes log(1 + e) instead of log1p(e): wrong in the far tail", LOSSES),
+           "binary cross-entropy computes log(1 + e) instead of log1p(e): wrong in the far tail",
+           PRECISION + LOSSES),
     Mutant("d-loss-ignores-real-label", "losses", "minigan/gan/losses.py",
            "F.binary_cross_entropy_with_logits(real, float(real_label))",
            "F.binary_cross_entropy_with_logits(real, 1.0)",
@@ -238,7 +242,7 @@ MUTANTS = (
     Mutant("mnist-mlp-pixels-over-256", "data", "demos/mnist_mlp.py",
            "/ 255.0).reshape(len(images), -1)", "/ 256.0).reshape(len(images), -1)",
            "the MNIST MLP demo scales pixels by 1/256 (255 maps to 0.996, not 1.0)",
-           ("tests/test_mnist_mlp.py", "tests/test_demos.py")),
+           ("tests/test_pixel_scaling.py", "tests/test_mnist_mlp.py", "tests/test_demos.py")),
     Mutant("classifier-pixels-over-128", "data", "minigan/models/classifier.py",
            "/ 127.5 - 1.0)[:, None]", "/ 128.0 - 1.0)[:, None]",
            "the [-1, 1] pixel map divides by 128 (255 maps to 0.992, not 1.0)",
