@@ -10,6 +10,8 @@ import pytest
 
 import minigan.functional as F
 from minigan import Tensor, grad, gradcheck, optim
+from minigan.autograd import Function
+from minigan.gradcheck import GradcheckError
 
 
 # -- batch norm: eps in the backward pass (mutant batchnorm-fast-backward-drops-eps) -------------
@@ -99,3 +101,24 @@ def test_schedules_and_averages_step_after_their_own_optimizer_only():
         # float32 parameters: beta and 1 - beta are exact, one rounding per term and one per sum
         numpy.testing.assert_allclose(a, beta * t0 + (1 - beta) * p.numpy(), rtol=1e-6, atol=1e-7)
         assert not numpy.array_equal(p.numpy(), t0)  # G did move, so the check above can tell
+
+
+# -- gradcheck: a random output cotangent, not a plain sum (mutant gradcheck-cotangent-all-ones) --
+
+
+class _SwappedBackward(Function):
+    """y = x (a vector), with a backward that returns g reversed: J^T v is wrong for every v
+    except those that read the same both ways, such as the all-ones v of a plain sum(y)."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return Tensor(gy.data[::-1].copy())
+
+
+@pytest.mark.parametrize("directional", [False, True])
+def test_gradcheck_rejects_a_jacobian_error_that_a_plain_sum_would_hide(directional):
+    x = Tensor(numpy.array([0.3, -1.2, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError):
+        gradcheck(_SwappedBackward.apply, [x], directional=directional)
