@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 import minigan.functional as F
-from minigan import Tensor, grad, gradcheck, optim
+from minigan import Tensor, grad, gradcheck, gradgradcheck, optim
 from minigan.autograd import Function
 from minigan.gradcheck import GradcheckError
 
@@ -122,3 +122,24 @@ def test_gradcheck_rejects_a_jacobian_error_that_a_plain_sum_would_hide(directio
     x = Tensor(numpy.array([0.3, -1.2, 2.0]), requires_grad=True)
     with pytest.raises(GradcheckError):
         gradcheck(_SwappedBackward.apply, [x], directional=directional)
+
+
+# -- gradgradcheck: the output cotangent is an input too (mutant gradgradcheck-cotangent-constant) --
+
+
+class _SquareDetachedBackward(Function):
+    """y = x^2 whose backward has the right value, 2 x g, but takes g as a constant: the
+    gradient of the backward with respect to g is lost, which a double backward needs."""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        return Tensor(gy.data) * (self.inputs[0] * 2.0)
+
+
+def test_gradgradcheck_sees_a_backward_that_does_not_differentiate_through_g():
+    x = Tensor(numpy.array([0.3, -1.2, 2.0]), requires_grad=True)
+    gradcheck(_SquareDetachedBackward.apply, [x])  # its first derivative is right
+    with pytest.raises(GradcheckError):
+        gradgradcheck(_SquareDetachedBackward.apply, [x])

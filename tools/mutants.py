@@ -284,5 +284,6 @@ MUTANTS = (
     Mutant("gradgradcheck-cotangent-constant", "gradcheck", "minigan/gradcheck.py",
            "vs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]",
            "vs = [Tensor(rng.standard_normal(o.shape), requires_grad=False) for o in outs]",
-           "gradgradcheck holds the output cotangent v constant, so how a backward uses g goes unchecked", GC),
+           "gradgradcheck holds the output cotangent v constant, so how a backward uses g goes unchecked",
+           GAPS + GC),
 )
