@@ -1,6 +1,6 @@
 """The paper's Figure 1, made real: a GAN learns a 1-D Gaussian.
 
-    python3 demos/gaussian_1d.py --out runs/gaussian_1d [--steps 5000] [--seed 0] [--backend numpy]
+    python3 demos/gaussian_1d.py --out runs/gaussian_1d [--steps 5000] [--seed 0] [--backend numpy] [--overwrite]
 
 p_data = N(2, 0.5^2); z ~ N(0, 1); G: 1 -> 32 tanh -> 1; D: 1 -> 32 -> 32 -> 1 with LeakyReLU(0.2),
 a logit out. Algorithm 1 with k = 1, m = 512, the non-saturating G loss, Adam (beta1 = 0.5)
@@ -11,19 +11,23 @@ Writes to --out:
                 (a) at the start; (b) D trained to convergence with G fixed -- it matches
                 D* = p_data / (p_data + p_g) (grey); (c) early in training, G flowing towards
                 the data; (d) at the end: p_g = p_data and D = 1/2 where p_data has mass.
+  training.gif  p_g and D(x) every --steps/40 iterations, one frame each.
   curves.png    both losses and mean D(x), D(G(z)) per iteration.
-  samples.npy   10,000 samples of the final G; metrics.json (below).
+  samples.npy   10,000 samples of the final G; metrics.json (the figures below, the versions, the
+                git commit, every flag and the command line).
+
+The run takes seconds, so it keeps no checkpoint: an --out that holds a run is reused only with
+--overwrite (minigan/runs/folder.py).
 """
 from __future__ import annotations
 
-import argparse
-import json
+import math
 import os
 import sys
 import time
 
-# The matrices here are small (512 x 32): BLAS threads gain nothing on them, and on a busy machine their
-# spin-waiting made demos/mixture_2d.py ten times slower (300 iterations: 174 s with threads, 28 s without).
+# The matrices here are small (512 x 32): BLAS threads gain nothing on them, and on a busy machine threads
+# that spin-wait for a free core slow every product down.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -33,12 +37,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minigan as mg  # noqa: E402
 import minigan.functional as F  # noqa: E402
-from minigan import nn, optim, viz  # noqa: E402
+from minigan import nn, optim, runs, viz  # noqa: E402
+from minigan.animate import training_gif  # noqa: E402
 from minigan.data import toy  # noqa: E402
 from minigan.gan import losses  # noqa: E402
 from minigan.gan.algorithm import GAN  # noqa: E402
 
 DATA_MEAN, DATA_STD = 2.0, 0.5
+GOAL = "p_g's mean and std within 5% of p_data's, D(x) = 1/2 +- 0.05 on data and on mean +- 1.5 std"
 
 
 def build(seed):
@@ -80,15 +86,20 @@ def converge_D_copy(G, D, steps, seed):
     return D2
 
 
+def parse_args(argv=None):
+    ap = runs.demo_parser(__doc__, example="python3 demos/gaussian_1d.py --out runs/gaussian_1d --steps 5000",
+                          steps=5000, batch_size=512, resumable=False)
+    return ap.parse_args(argv)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, help="directory for figures, samples.npy and metrics.json")
-    ap.add_argument("--steps", type=int, default=5000, help="training iterations (default 5000)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(argv)
+    with runs.RunFolder(args.out, "gaussian_1d", resume=args.resume, overwrite=args.overwrite,
+                        resumable=False, records=("samples.npy",)):
+        return run(args, argv)
+
+
+def run(args, argv):
     mg.use_backend(args.backend)
     t0 = time.time()
 
@@ -100,7 +111,7 @@ def main(argv=None):
     half = max(1, steps // 2)
     schedules = [optim.LinearRamp(opt_D, "lr", lr_D, lr_D / 100, start=half, end=max(half + 1, steps)),
                  optim.LinearRamp(opt_G, "lr", lr_G, lr_G / 100, start=half, end=max(half + 1, steps))]
-    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=512, g_loss="non_saturating",
+    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating",
               schedules=schedules)
 
     x = numpy.linspace(DATA_MEAN - 4.0, DATA_MEAN + 2.5, 400)
@@ -113,12 +124,17 @@ def main(argv=None):
     stages.append(b)
 
     early = max(1, min(steps, steps // 25))
+    frame_every = max(1, steps // 40)
+    frames = [dict(stages[0], label="iteration 0")]
 
     def on_sample(step, G_):
         if step == early:
             stages.append(snapshot(G_, D, x, figure_noise, f"(c) iteration {step}", z_arrows))
+        if step % frame_every == 0:
+            frames.append(snapshot(G_, D, x, figure_noise, f"iteration {step}", z_arrows))
 
-    gan.train(steps, on_sample=on_sample, sample_every=early, progress=not args.no_progress, desc="gaussian_1d")
+    gan.train(steps, on_sample=on_sample, sample_every=math.gcd(early, frame_every), progress=not args.no_progress,
+              desc="gaussian_1d")
     stages.append(snapshot(G, D, x, figure_noise, f"(d) iteration {steps}", z_arrows))
 
     with mg.no_grad():
@@ -147,14 +163,30 @@ def main(argv=None):
     if steps:
         files.append(viz.save(viz.training_curves(gan.history, title="gaussian_1d"),
                               os.path.join(args.out, "curves.png")))
+    files.append(training_gif(os.path.join(args.out, "training.gif"), frames, lambda ax, f: draw_frame(ax, x, px, f)))
     metrics["seconds"] = round(time.time() - t0, 2)
-    metrics["files"] = [os.path.basename(f) for f in files] + ["samples.npy"]
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(json.dumps({k: metrics[k] for k in ("g_mean", "g_std", "d_mean_on_data", "d_max_dev_1p5_sigma",
-                                               "accepted", "seconds")}))
+    metrics["files"] = [os.path.basename(f) for f in files] + ["samples.npy", "metrics.json"]
+    metrics["goal"] = GOAL
+    metrics.update(runs.provenance(args, argv))
+    runs.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    runs.closing_summary("gaussian_1d", args.out, metrics["files"],
+                         {"p_g mean, std": f"{metrics['g_mean']:.3f}, {metrics['g_std']:.3f} "
+                                           f"(p_data {DATA_MEAN}, {DATA_STD})",
+                          "mean D(x) on data": f"{metrics['d_mean_on_data']:.3f}",
+                          "max |D - 1/2| on mean +- 1.5 std": f"{metrics['d_max_dev_1p5_sigma']:.3f}",
+                          "accepted": metrics["accepted"], "seconds": metrics["seconds"]}, GOAL)
     return metrics
 
 
+def draw_frame(ax, x, px, frame):
+    """One GIF frame: p_data (black dotted), p_g (green) and D(x) (blue dashed)."""
+    ax.plot(x, px, "k:", label="p_data")
+    ax.plot(x, frame["p_g"], "g-", label="p_g")
+    ax.plot(x, frame["D"], "b--", label="D(x)")
+    ax.set_ylim(0.0, max(1.05, 1.1 * float(px.max())))
+    ax.set_title(f"gaussian_1d, {frame['label']}", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+
+
 if __name__ == "__main__":
-    main()
+    runs.run_main(main)

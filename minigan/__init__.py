@@ -10,6 +10,7 @@ from .backend import (  # noqa: F401
     BackendError, backend_scope, cupy_available, cupy_unavailable_reason, default_backend, use_backend,
 )
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like  # noqa: F401
+from .gan.divergence import DivergenceError  # noqa: F401
 from .graph import to_dot  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .ops import (  # noqa: F401

@@ -17,6 +17,18 @@ The backward pass (``backward``/``grad`` below):
    (``g = g + new``), so no array that is still referenced elsewhere is mutated;
 3. at the leaves, add the result to ``.grad`` (also out of place).
 
+What it refuses rather than differentiate wrongly: a Function keeps its inputs by
+reference, so a backward pass after an input changed would use the new values. Each
+Function therefore remembers the arrays it computed with and the time of its forward pass
+on a clock of in-place changes (``_version_clock``); an in-place Tensor method calls
+``_bump_version``, which advances the clock and stamps the tensor with it. Backward raises,
+naming the op, if an input now holds another array (``x.data = ...``) or carries a stamp
+later than the op's forward pass. (One clock for all tensors costs the forward pass a
+single number per op rather than one per input.) Writing into the array itself
+(``x.data[...] = v``, an optimizer's update) is outside autograd, as ``.data`` is in
+PyTorch: the graph cannot see it. Complex values are refused (their derivative is not the
+real one this engine computes).
+
 Tensor's arithmetic operators (``a + b``, ``a @ b``) are ops, and ops need Tensor:
 the knot is untied in ``minigan/tensor_methods.py``, which binds every operator
 and method onto Tensor in one visible place after ``minigan.ops`` is loaded.
@@ -91,21 +103,23 @@ class Tensor:
     ``requires_grad``, ``creator`` (the Function that produced it, None for leaves).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "_version", "name", "__weakref__")
     # Make numpy hand binary operators with an ndarray on the left to Tensor's reflected methods.
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                " (complex is refused too: minigan computes real derivatives only)"
             )
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.creator = None
         self._index = 0
+        self._version = 0
         self.name = name
 
     # -- array facts -------------------------------------------------------------------
@@ -177,13 +191,19 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and self.data.dtype.kind not in "fc":
-            raise TypeError(f"requires_grad_: dtype {self.data.dtype} is not floating point")
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: dtype {self.data.dtype} is not floating point (real floats only)")
         self.requires_grad = flag
         return self
 
     def zero_grad(self):
         self.grad = None
+
+    def _bump_version(self):
+        """Record an in-place change of this tensor's values: a graph that saved it refuses backward."""
+        global _version_clock
+        _version_clock += 1
+        self._version = _version_clock
 
     # -- differentiation ---------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False):
@@ -218,7 +238,7 @@ class Function:
     ``SubClass.apply(*tensors, **params)``; params are stored on the instance.
     """
 
-    __slots__ = ("inputs", "outputs", "needs_grad", "__dict__")
+    __slots__ = ("inputs", "outputs", "needs_grad", "saved_arrays", "saved_at", "__dict__")
 
     def __init__(self, **params):
         self.__dict__.update(params)
@@ -258,10 +278,16 @@ class Function:
             return _new_tensor(ys) if type(ys) is not tuple else tuple(map(_new_tensor, ys))
         fn.inputs = inputs
         fn.needs_grad = tuple([x.requires_grad for x in inputs])
+        fn.saved_arrays = arrays  # what backward checks its inputs against (see the module docstring)
+        fn.saved_at = _version_clock
         if type(ys) is not tuple:  # the common case: one output
+            if ys.dtype.kind == "c":
+                _refuse_complex(fn)
             y = _new_tensor(ys, fn, 0, True)
             fn.outputs = (weakref.ref(y),)
             return y
+        if any(a.dtype.kind == "c" for a in ys):
+            _refuse_complex(fn)
         outputs = tuple(_new_tensor(a, fn, i, True) for i, a in enumerate(ys))
         fn.outputs = tuple(weakref.ref(t) for t in outputs)
         return outputs
@@ -281,6 +307,26 @@ class Function:
 
 
 _object_new = object.__new__
+_version_clock = 0  # counts in-place changes to any tensor; see the module docstring
+
+
+def _refuse_complex(fn):
+    raise TypeError(
+        f"{fn.name}: a complex result cannot be differentiated here (minigan computes real derivatives "
+        "only); take .detach() of the inputs or keep the computation real"
+    )
+
+
+def _refuse_changed(fn):
+    """Raise, naming the op and the input that changed since the forward pass saved it."""
+    for i, (x, array) in enumerate(zip(fn.inputs, fn.saved_arrays)):
+        if x.data is not array or x._version > fn.saved_at:
+            how = "its .data was replaced" if x.data is not array else "it was modified by an in-place op"
+            raise RuntimeError(
+                f"{fn.name}.backward: input {i} (shape {x.shape}) changed after the forward pass saved it "
+                f"({how}); its gradient would be computed from the new values. Recompute the forward pass "
+                "after changing it, or change a copy (x.detach() or a new tensor) instead"
+            )
 
 
 def _new_tensor(array, creator=None, index=0, requires_grad=False):
@@ -291,6 +337,7 @@ def _new_tensor(array, creator=None, index=0, requires_grad=False):
     t.requires_grad = requires_grad
     t.creator = creator
     t._index = index
+    t._version = 0
     t.name = None
     return t
 
@@ -318,7 +365,10 @@ def _topological_order(roots):
                 f"backward through {fn.name} a second time: its graph was freed after the first "
                 "backward. Pass retain_graph=True to the first backward if you need a second."
             )
-        for x in fn.inputs:
+        saved_at = fn.saved_at
+        for x, array in zip(fn.inputs, fn.saved_arrays):
+            if x.data is not array or x._version > saved_at:  # changed since the forward pass read it
+                _refuse_changed(fn)
             creator = x.creator
             if creator is not None and creator not in visited:
                 stack.append((creator, False))
@@ -418,6 +468,7 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
     if not retain_graph:
         for fn in order:  # free saved inputs only after the whole pass has used them
             fn.inputs = None
+            fn.saved_arrays = None
     if inputs is None:
         return None
     return [captured[id(t)] for t in inputs]

@@ -33,12 +33,22 @@ pickle-bearing (object-dtype) file raises ``CheckpointError`` naming the file an
 fsyncs it, renames it over the target with ``os.replace`` (atomic on POSIX and Windows), then
 fsyncs the directory so the rename itself survives a power cut. A crash at any point leaves
 either the old checkpoint or the new one, never a mixture. docs/03-optimizers.md explains it.
+The temporary name holds the writer's process id and a random part
+(``.ckpt.npz.<pid>.<hex>.tmp``); a process killed mid-save leaves its temporary file behind,
+and the next save of the same target removes those of processes that no longer run. If the
+directory cannot be fsynced (a directory that is writable but not readable), the checkpoint
+is already complete under its name: that is a warning, not an error.
+
+**Depth.** Values nest at most ``MAX_DEPTH`` levels; deeper ones (in a file, or passed to
+``save``) raise CheckpointError rather than exhausting Python's recursion limit.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import warnings
 import zipfile
 
 import numpy
@@ -50,6 +60,7 @@ FORMAT = "minigan-checkpoint"
 VERSION = 1
 HEADER_KEY = "__minigan_checkpoint__"
 TAG = "__minigan__"  # marks a JSON object that stands for an array, a tuple or a non-string-keyed dict
+MAX_DEPTH = 100  # nesting levels of saved values; far beyond any state dict, far below the recursion limit
 
 
 class CheckpointError(Exception):
@@ -74,6 +85,8 @@ def _new_key(path, arrays) -> str:
 def _encode(x, path, arrays):
     """A JSON-able version of ``x``; its arrays go into ``arrays`` under keys made from ``path``."""
     where = "/".join(path)
+    if len(path) > MAX_DEPTH:
+        raise CheckpointError(f"checkpoint.save: {where[:200]}... is nested more than {MAX_DEPTH} levels deep")
     if isinstance(x, Tensor):
         raise TypeError(
             f"checkpoint.save: {where} is a minigan Tensor; save its array (tensor.numpy()) or keep it in a Module"
@@ -107,13 +120,16 @@ def _encode(x, path, arrays):
     )
 
 
-def _decode(x, arrays, used):
+def _decode(x, arrays, used, depth=0):
+    if depth > MAX_DEPTH + 2:  # + 2: a tagged tuple or dict adds a level of JSON around its items
+        raise ValueError(f"values nested more than {MAX_DEPTH} levels deep")
+    depth += 1
     if isinstance(x, list):
-        return [_decode(v, arrays, used) for v in x]
+        return [_decode(v, arrays, used, depth) for v in x]
     if not isinstance(x, dict):
         return x
     if TAG not in x:
-        return {k: _decode(v, arrays, used) for k, v in x.items()}
+        return {k: _decode(v, arrays, used, depth) for k, v in x.items()}
     tag = x[TAG]
     if tag in ("array", "scalar"):
         key = x.get("key")
@@ -122,14 +138,18 @@ def _decode(x, arrays, used):
         used.add(key)
         return arrays[key] if tag == "array" else arrays[key][()]
     if tag == "tuple":
-        return tuple(_decode(v, arrays, used) for v in x["items"])
+        return tuple(_decode(v, arrays, used, depth) for v in x["items"])
     if tag == "dict":
-        return {_hashable(_decode(k, arrays, used)): _decode(v, arrays, used) for k, v in x["items"]}
+        return {_hashable(_decode(k, arrays, used, depth)): _decode(v, arrays, used, depth) for k, v in x["items"]}
     raise ValueError(f"unknown tag {tag!r} in the JSON header")
 
 
 def _hashable(k):
-    return tuple(_hashable(v) for v in k) if isinstance(k, list) else k
+    if isinstance(k, list):
+        return tuple(_hashable(v) for v in k)
+    if isinstance(k, dict):
+        raise ValueError("a dict key in the JSON header is itself a dict")
+    return k
 
 
 # -- what kind of object is it -----------------------------------------------------------------
@@ -205,9 +225,10 @@ def _atomic_write(path, arrays) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"checkpoint.save: cannot write {path}: directory {directory} does not exist")
+    _remove_stale_temporaries(directory, os.path.basename(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:  # a fresh name; O_EXCL makes sure we never write into someone else's file
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, flags, 0o666)  # 0o666 minus the umask, like an ordinary new file
             break
@@ -229,14 +250,50 @@ def _atomic_write(path, arrays) -> None:
 
 
 def _fsync_directory(directory) -> None:
-    """Make the rename durable: a directory's entries are data too (POSIX only; Windows cannot open a directory)."""
+    """Make the rename durable: a directory's entries are data too (POSIX only; Windows cannot open a directory).
+
+    The checkpoint is complete and in place by now, so a directory that cannot be opened or
+    fsynced only weakens the guarantee against a power cut: a warning, not an error.
+    """
     if os.name != "posix":
         return
-    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        warnings.warn(f"checkpoint.save: the checkpoint was written, but directory {directory} could not be "
+                      f"fsynced ({err}); a power cut now could lose the rename", RuntimeWarning, stacklevel=4)
+
+
+def _process_alive(pid) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not saving the same target right now: the file is from an earlier failure
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else (PermissionError), or we cannot tell
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory, basename) -> None:
+    """Delete the temporary files a killed save of this target left behind (their writer is gone)."""
+    pattern = re.compile(re.escape(f".{basename}.") + r"(\d+)\.[0-9a-f]{12}\.tmp")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return  # an unlistable directory: nothing we can clean, and the save itself may still work
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match and not _process_alive(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass  # another save removed it first, or it is not ours to remove
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -287,6 +344,8 @@ def _parse_header(path, raw) -> dict:
         raise CheckpointError(f"{path}: corrupt checkpoint: the header is a {raw.dtype} array of shape {raw.shape}")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(f"{path}: corrupt checkpoint: the JSON header nests too deeply to parse") from None
     except (UnicodeDecodeError, ValueError) as err:
         raise CheckpointError(f"{path}: corrupt checkpoint: the JSON header does not parse ({err})") from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:

@@ -56,6 +56,7 @@ def _inplace(op, symbol):
             raise TypeError(f"in-place {symbol}=: the result is {result.dtype}, which cannot be stored in this "
                             f"{self.data.dtype} tensor; write `x = x {symbol} ...` for a new tensor")
         self.data[...] = result
+        self._bump_version()  # a graph that saved x would otherwise differentiate at the new values
         return self
 
     return method

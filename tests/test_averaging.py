@@ -44,13 +44,25 @@ def test_swapped_in_evaluates_the_average_and_restores_the_parameters_even_on_er
     live = gan.G(z).numpy()
     with avg.swapped_in():
         inside = gan.G(z).numpy()
-        assert all(p.data is a for p, a in zip(gan.G.parameters(), avg.average))
+        assert all(numpy.array_equal(p.data, a) for p, a in zip(gan.G.parameters(), avg.average))
     assert all(p.data is b for p, b in zip(gan.G.parameters(), before))
     assert not numpy.allclose(inside, live)  # five SGD steps apart: the average is not the last iterate
     with pytest.raises(RuntimeError):
         with avg.swapped_in():
             raise RuntimeError("boom")
     assert all(p.data is b for p, b in zip(gan.G.parameters(), before))
+
+
+def test_an_update_inside_swapped_in_does_not_write_into_the_average():
+    p = mg.tensor(numpy.array([1.0, 2.0]), requires_grad=True)
+    opt = optim.SGD([p], lr=0.5)
+    avg = optim.ExponentialMovingAverage(opt, 0.9)
+    with avg.swapped_in():
+        p.grad = mg.tensor(numpy.array([1.0, 1.0]))
+        opt.step()  # in place, into whatever p holds now
+        numpy.testing.assert_array_equal(p.numpy(), [0.5, 1.5])
+    numpy.testing.assert_array_equal(avg.average[0], [1.0, 2.0])
+    numpy.testing.assert_array_equal(p.numpy(), [1.0, 2.0])
 
 
 def test_gan_steps_the_average_after_each_G_update_and_training_does_not_read_it():

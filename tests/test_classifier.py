@@ -16,7 +16,7 @@ import pytest
 import minigan as mg
 from minigan.models.classifier import (
     FEATURES, MNISTClassifier, accuracy, cross_entropy, load_classifier, predict, save_classifier, scores,
-    to_unit_range,
+    to_tanh_range,
 )
 from mnist_or_skip import load_mnist_or_skip
 
@@ -34,14 +34,14 @@ def test_shapes_and_parameter_count():
         model(mg.tensor(numpy.zeros((3, 28, 28), dtype=numpy.float32)))
 
 
-def test_to_unit_range():
+def test_to_tanh_range():
     a = numpy.array([[[0, 255], [127, 128]]], dtype=numpy.uint8)
-    x = to_unit_range(a)
+    x = to_tanh_range(a)
     assert x.shape == (1, 1, 2, 2) and x.dtype == numpy.float32
     numpy.testing.assert_allclose(x[0, 0], [[-1.0, 1.0], [127 / 127.5 - 1, 128 / 127.5 - 1]],
                                atol=1.2e-7)  # float32: pixel / 127.5 ~ 1 is rounded to eps(1) before the - 1
-    with pytest.raises(ValueError, match="to_unit_range: expected uint8"):
-        to_unit_range(a.astype(numpy.float32))
+    with pytest.raises(ValueError, match="to_tanh_range: expected uint8"):
+        to_tanh_range(a.astype(numpy.float32))
 
 
 def test_cross_entropy_value_and_closed_form_gradient():

@@ -271,7 +271,7 @@ def untrained_classifier(tmp_path):
 
 
 SMOKE = ["--subset", "256", "--m", "16", "--n-eval", "50", "--sample-every", "1", "--no-progress"]
-FIGURES = ("samples.png", "nearest.png", "interpolation.png", "curves.png", "ckpt.npz", "metrics.json")
+FIGURES = ("samples.png", "nearest.png", "interpolation.png", "curves.png", "checkpoint.npz", "metrics.json")
 
 
 def test_demo_smoke_run_then_resume_with_scores(tmp_path, demo, untrained_classifier):
@@ -302,8 +302,10 @@ def test_conditional_demo_smoke_run(tmp_path, demo, untrained_classifier):
     assert 0.0 <= m["scores"]["samples"]["label_accuracy"] <= 1.0
 
 
-def test_nearest_training_images_is_the_brute_force_argmin(demo):
+def test_nearest_rows_is_the_brute_force_argmin():
+    from minigan.gan.metrics import nearest_rows
+
     rng = numpy.random.default_rng(8)
     train, samples = rng.standard_normal((57, 1, 4, 4)), rng.standard_normal((5, 1, 4, 4))
     brute = ((samples.reshape(5, 1, -1) - train.reshape(1, 57, -1)) ** 2).sum(-1).argmin(1)
-    numpy.testing.assert_array_equal(demo.nearest_training_images(samples, train, chunk=10), brute)
+    numpy.testing.assert_array_equal(nearest_rows(samples, train, chunk=10), brute)

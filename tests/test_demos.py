@@ -1,4 +1,4 @@
-"""The toy demos run end to end and leave what they promise (issue 4, Deliver 4).
+"""The toy demos run end to end and leave what they promise.
 
 Smoke tests (default run): each demo for a few iterations into tmp_path, run as a user runs it (a fresh
 ``python3 demos/NAME.py`` process), checking the files it writes and the keys and shapes of metrics.json
@@ -42,6 +42,14 @@ def assert_png(path):
     assert os.path.getsize(path) > 5000, f"{path} is suspiciously small for a plot"
 
 
+def assert_gif(path, frames):
+    """A GIF of 2 to ``frames`` frames (Pillow merges identical consecutive frames, so it may hold fewer)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.format == "GIF" and 2 <= im.n_frames <= frames, (path, im.n_frames)
+
+
 # -- smoke tests: a few iterations --------------------------------------------------------------------
 def test_gaussian_1d_smoke(tmp_path):
     out = str(tmp_path / "g1d")
@@ -52,7 +60,9 @@ def test_gaussian_1d_smoke(tmp_path):
     assert m["steps"] == 20 and m["seed"] == 3 and m["backend"] == "numpy"
     assert (m["data_mean"], m["data_std"]) == (2.0, 0.5)
     assert 0.0 < m["d_mean_on_data"] < 1.0 and m["g_std"] > 0.0
-    assert json.loads(done.stdout.strip().splitlines()[-1])["g_mean"] == m["g_mean"]  # the summary it prints
+    summary = done.stdout[done.stdout.index("gaussian_1d: wrote"):]  # the closing summary it prints
+    assert f"p_g mean, std: {m['g_mean']:.3f}, {m['g_std']:.3f}" in summary and "goal: " in summary
+    assert m["goal"] in summary and m["git_commit"] != "" and m["hyperparameters"]["steps"] == 20
     samples = numpy.load(os.path.join(out, "samples.npy"))
     assert samples.shape == (10000,) and numpy.all(numpy.isfinite(samples))
     # metrics.json agrees with the samples it describes
@@ -61,6 +71,7 @@ def test_gaussian_1d_smoke(tmp_path):
     for name in ("figure1.png", "curves.png"):
         assert_png(os.path.join(out, name))
         assert name in m["files"]
+    assert_gif(os.path.join(out, "training.gif"), frames=1 + 20)  # iteration 0, then every max(1, 20 // 40)
 
 
 def test_mixture_2d_smoke(tmp_path):
@@ -84,6 +95,7 @@ def test_mixture_2d_smoke(tmp_path):
         for fig in (f"{name}.png", f"curves_{name}.png"):
             assert_png(os.path.join(out, fig))
             assert fig in m["files"]
+        assert_gif(os.path.join(out, f"training_{name}.gif"), frames=1 + 10)
 
 
 def test_demos_refuse_a_missing_out():

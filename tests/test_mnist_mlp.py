@@ -9,7 +9,7 @@ import pytest
 
 import minigan as mg
 from minigan.data import load_mnist
-from minigan import nn
+from minigan import checkpoint, nn
 from minigan.models import paper_mlp
 from mnist_or_skip import load_mnist_or_skip
 
@@ -223,7 +223,7 @@ def test_gaussian_noise_prior_has_unit_variance_and_bad_kind_is_refused():
 
 
 def test_demo_resume_keeps_the_runs_update_rule_and_noise(tmp_path):
-    """--simultaneous and --noise define the objective: saved in progress.json, kept on resume,
+    """--simultaneous and --noise define the objective: saved in the checkpoint's identity, kept on resume,
     and a contradicting flag on resume is refused."""
     mnist_or_skip()
     demo = load_demo()
@@ -231,9 +231,10 @@ def test_demo_resume_keeps_the_runs_update_rule_and_noise(tmp_path):
     first = demo.main(["--out", out, "--steps", "2", "--simultaneous", "--noise", "gaussian",
                        "--d-loss-scale", "0.5", "--no-figures", *SMOKE])
     assert (first["simultaneous"], first["noise"], first["d_loss_scale"]) == (True, "gaussian", 0.5)
-    with open(os.path.join(out, "progress.json")) as f:
-        saved = json.load(f)
+    saved = checkpoint.load(os.path.join(out, "checkpoint.npz"))["identity"]
     assert (saved["simultaneous"], saved["noise"], saved["d_loss_scale"]) == (True, "gaussian", 0.5)
+    with open(os.path.join(out, "progress.json")) as f:
+        assert not {"simultaneous", "noise", "d_loss_scale"} & set(json.load(f))  # only what can be recomputed
     with pytest.raises(ValueError, match="--noise gaussian"):
         demo.main(["--out", out, "--steps", "4", "--resume", "--noise", "uniform", "--no-figures", *SMOKE])
     resumed = demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])
@@ -387,13 +388,13 @@ def test_demo_uniform_average_added_on_resume_is_the_mean_of_the_iterates_since_
 
 
 def test_demo_new_run_in_a_used_folder_starts_its_progress_afresh(tmp_path):
-    """A new run (no --resume) in a folder an earlier run left: the earlier run's averages, schedule and
+    """A new run (--overwrite) in a folder an earlier run left: the earlier run's averages, schedule and
     curve are not merged into the new one, and the new run resumes as itself."""
     mnist_or_skip()
     demo = load_demo()
     out = str(tmp_path / "run")
     demo.main(["--out", out, "--steps", "2", "--average-G", "0.5", "--lr-decay", "1.01", "--no-figures", *SMOKE])
-    fresh = demo.main(["--out", out, "--steps", "2", "--average-G", "0.9", "--no-figures", *SMOKE])
+    fresh = demo.main(["--out", out, "--steps", "2", "--average-G", "0.9", "--overwrite", "--no-figures", *SMOKE])
     assert [(a["beta"], a["from_step"]) for a in fresh["average_G"]] == [(0.9, 0)]
     assert fresh["lr_decay"] == [{"from_step": 0, "factor": 1.000004}]
     assert [p["step"] for p in fresh["parzen_curve"]] == [2]

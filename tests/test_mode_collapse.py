@@ -74,7 +74,7 @@ def test_rerun_resumes_instead_of_retraining(demo, tmp_path):
     demo.main(args)
     before = (tmp_path / "runs.jsonl").read_text()
     assert len(before.splitlines()) == 1
-    demo.main(args)
+    demo.main(args + ["--resume"])
     assert (tmp_path / "runs.jsonl").read_text() == before  # nothing trained twice
 
 
@@ -98,7 +98,7 @@ def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
     assert (later / "models" / "instance_noise_ring_3.npz").exists()
     first = json.loads((later / "runs.jsonl").read_text().splitlines()[0])
     assert first["g_layers"] == 3 and "drs" not in first
-    metrics = demo.main(["--out", str(later)] + args + ["--drs"])
+    metrics = demo.main(["--out", str(later)] + args + ["--drs", "--resume"])
     lines = (later / "runs.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the same run again, now with its DRS, and no second training
     again = json.loads(lines[1])
@@ -117,7 +117,7 @@ def test_drs_row_and_sampling_a_saved_pair_later(demo, tmp_path):
     assert (later / "scatter_instance_noise+drs.png").exists()
     assert "| instance_noise+drs |" in (later / "table.md").read_text()
     # settings are part of a run's identity: another depth is another run
-    demo.main(["--out", str(later), "--variants", "instance_noise", "--datasets", "ring"] + ARGS[2:])  # g_layers 2
+    demo.main(["--out", str(later), "--variants", "instance_noise", "--datasets", "ring", "--resume"] + ARGS[2:])
     assert len((later / "runs.jsonl").read_text().splitlines()) == 3
 
 
@@ -126,7 +126,7 @@ def test_noise_sigma_reaches_instance_noise_and_names_its_runs(demo, tmp_path):
     demo.main(args + ["--noise-sigma", "0.5"])
     runs = [json.loads(x) for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [r["noise_sigma"] for r in runs] == [0.5, 0.5]
-    demo.main(args)  # the default sigma: instance_noise trains again, vanilla (no noise) does not
+    demo.main(args + ["--resume"])  # the default sigma: instance_noise trains again, vanilla (no noise) does not
     runs = [json.loads(x) for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [(r["variant"], r["noise_sigma"]) for r in runs[2:]] == [("instance_noise", demo.NOISE_SIGMA)]
 
@@ -162,3 +162,22 @@ def test_long_run_meets_the_goal(tmp_path, variant, seed, m):
         print(f"\n[goal] {variant} seed {seed} {dataset}: {s['modes']['mean']} modes, "
               f"{100 * s['high_quality']['mean']:.1f}% HQ, reverse KL {s['reverse_kl']['mean']:.4f}")
         assert s["goal_seeds"] == 1
+
+
+def test_a_diverging_variant_is_a_row_not_the_end_of_the_table(demo, monkeypatch):
+    """GAN.train raises DivergenceError on a non-finite loss; the table must record that run
+    (finite: false) and go on, as a variant that diverges is itself a result."""
+    import minigan as mg
+    from minigan.gan.algorithm import GAN
+
+    def diverge(self, steps, **kwargs):
+        for p in self.G.parameters():
+            p.data[...] = float("nan")
+        raise mg.DivergenceError(step=1, player="G", quantity="loss")
+
+    monkeypatch.setattr(GAN, "train", diverge)
+    job = dict(variant="vanilla", dataset="ring", seed=0, steps=2, m=8, hidden=8, g_layers=2,
+               noise_sigma=demo.NOISE_SIGMA, backend="numpy", drs=False, models_dir=None)
+    record, samples, _ = demo.run_one(job)
+    assert record["finite"] is False
+    assert record["variant"] == "vanilla" and record["seed"] == 0

@@ -15,7 +15,7 @@ import os
 import numpy
 import pytest
 
-from minigan.models.classifier import to_unit_range
+from minigan.models.classifier import to_tanh_range
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,11 +42,11 @@ def test_semi_supervised_demo_maps_0_and_255_to_exactly_0_and_1():
 
 
 def test_classifier_and_dcgan_map_0_and_255_to_exactly_minus_1_and_1():
-    """models/classifier.py's to_unit_range is the map demos/mnist_dcgan.py and train_classifier.py use."""
-    x = to_unit_range(PIXELS)
+    """models/classifier.py's to_tanh_range is the map demos/mnist_dcgan.py and train_classifier.py use."""
+    x = to_tanh_range(PIXELS)
     assert x.dtype == numpy.float32 and x.shape == (1, 1, 2, 2)
     numpy.testing.assert_array_equal(x[0, 0, 0], [-1.0, 1.0])
     # inside the range, p / 127.5 - 1 in float32 cancels: a few float32 ulps of 1 (6e-8 each)
     numpy.testing.assert_allclose(x[0, 0, 1], [128 / 127.5 - 1, 1 / 127.5 - 1], rtol=0, atol=2.5e-7)
-    with pytest.raises(ValueError, match="to_unit_range: expected uint8 images"):
-        to_unit_range(PIXELS.astype(numpy.float32))
+    with pytest.raises(ValueError, match="to_tanh_range: expected uint8 images"):
+        to_tanh_range(PIXELS.astype(numpy.float32))

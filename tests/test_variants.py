@@ -1,5 +1,5 @@
 """Tests of the GAN variants and tricks (minigan/gan/penalty.py, noise.py, minibatch.py, ebgan.py,
-conditional.py, variants.py and minigan/nn/virtual_batchnorm.py): each against its formula, by
+conditional.py, minigan/experiments/variants.py and minigan/nn/virtual_batchnorm.py): each against its formula, by
 closed form or a NumPy loop, gradients by minigan.gradcheck in float64 (atol 1e-6 / rtol 1e-4:
 central differences with eps = 1e-6 are accurate to ~1e-10 there), and a few Algorithm-1
 iterations of every registered variant on the 8-Gaussian ring.
@@ -15,7 +15,8 @@ import minigan as mg
 from minigan import functional as F
 from minigan import nn, optim
 from minigan.data import toy
-from minigan.gan import conditional, ebgan, minibatch, noise, penalty, variants
+from minigan.experiments import variants
+from minigan.gan import conditional, ebgan, minibatch, noise, penalty
 
 RNG_SEED = 1234
 

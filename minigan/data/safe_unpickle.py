@@ -58,11 +58,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"refused persistent id {pid!r}: not part of a pickled NumPy array")
 
 
-def _check_arrays(obj, where="pickle"):
-    """Raise unless ``obj`` is made only of tuples/lists of non-object NumPy arrays."""
+MAX_DEPTH = 100  # nesting of tuples/lists; mnist.pkl.gz has 2
+
+
+def _check_arrays(obj, where="pickle", depth=0):
+    """Raise unless ``obj`` is made only of tuples/lists of non-object NumPy arrays, at most MAX_DEPTH deep."""
+    if depth > MAX_DEPTH:
+        raise UnsafePickleError(f"{where[:200]}...: tuples/lists nested more than {MAX_DEPTH} levels deep; refused")
     if isinstance(obj, (tuple, list)):
         for i, item in enumerate(obj):
-            _check_arrays(item, f"{where}[{i}]")
+            _check_arrays(item, f"{where}[{i}]", depth + 1)
     elif isinstance(obj, numpy.ndarray):
         if obj.dtype.hasobject:
             raise UnsafePickleError(f"{where}: array of dtype {obj.dtype} holds Python objects; refused")
@@ -76,6 +81,9 @@ def load_arrays(fileobj, encoding: str = "latin1"):
     ``encoding="latin1"`` reads pickles written by Python 2 (like mnist.pkl.gz), whose array
     bytes were stored as ``str``; latin-1 maps each byte to one character and back losslessly.
     """
-    obj = RestrictedUnpickler(fileobj, encoding=encoding).load()
+    try:
+        obj = RestrictedUnpickler(fileobj, encoding=encoding).load()
+    except RecursionError:  # the pure-Python unpickler recurses on deep nesting
+        raise UnsafePickleError("the pickle nests objects too deeply to load; refused") from None
     _check_arrays(obj)
     return obj

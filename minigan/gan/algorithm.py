@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 
 import numpy
 
@@ -44,8 +45,10 @@ from .. import functional as F
 from ..autograd import grad, no_grad
 from ..random import Generator
 from . import losses
+from .divergence import FiniteWatch
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+PLAYER_OF = {"d_loss": "D", "d_real": "D", "d_fake": "D", "g_loss": "G"}  # in the order a step computes them
 
 
 @contextlib.contextmanager
@@ -88,11 +91,14 @@ class GAN:
         say), stepped like schedules and saved in checkpoints; training never reads them.
     clip_D: clip D's parameters to [-clip_D, clip_D] after each of its updates (WGAN).
     d_output: 'logit' or 'raw', how to report mean D(x); inferred from the loss's name.
+    identity: a JSON-able dict of the settings that define the run (a demo's flags), saved in
+        every checkpoint under "identity" so a resume can be checked against it
+        (minigan/runs/identity.py); training never reads it.
     """
 
     def __init__(self, G, D, opt_D, opt_G, sample_z, sample_data, *, generator, k=1, m=64,
                  g_loss="non_saturating", d_loss=None, real_label=1.0, simultaneous=False,
-                 schedules=(), averages=(), clip_D=None, d_output=None):
+                 schedules=(), averages=(), clip_D=None, d_output=None, identity=None):
         if not isinstance(generator, Generator):
             raise TypeError(f"GAN: generator must be a minigan.Generator (the run's one source of randomness), "
                             f"got {type(generator).__name__}")
@@ -112,6 +118,7 @@ class GAN:
         self.clip_D = None if clip_D is None else float(clip_D)
         self.schedules = list(schedules)
         self.averages = list(averages)
+        self.identity = dict(identity or {})
 
         if isinstance(g_loss, str):
             self.g_loss_name = losses.canonical_name(g_loss)
@@ -139,6 +146,7 @@ class GAN:
         self.d_output = d_output or "logit"
 
         self.step = 0  # completed training iterations
+        self._last_checkpoint = None  # the path of the last checkpoint train() saved or loaded
         self.history = {"step": [], **{name: [] for name in METRICS}}
 
     # -- the pieces of one iteration -------------------------------------------------------------
@@ -191,8 +199,7 @@ class GAN:
         real_out, fake_out = self.D(x), self.D(self.G(z))   # one forward pass serves both losses
         loss_D = self.d_loss(real_out, fake_out)
         loss_G = self.g_loss(fake_out)
-        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
-        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        grads_D, grads_G = self.simultaneous_directions(loss_D, loss_G)
         for params, grads in ((self.opt_D.params, grads_D), (self.opt_G.params, grads_G)):
             for p, g in zip(params, grads):
                 p.grad = g
@@ -203,6 +210,17 @@ class GAN:
         self._after_update(self.opt_G)
         return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
+
+    def simultaneous_directions(self, loss_D, loss_G):
+        """What each optimiser of simultaneous_step steps along: (grad_{theta_d} J_D, grad_{theta_g} J_G).
+
+        Both gradients are taken at the same point, before either player moves. A subclass that
+        changes the update rule of the simultaneous game (consensus optimisation) overrides this;
+        it returns two lists, one entry (a Tensor, or None for an unused parameter) per parameter.
+        """
+        grads_D = grad(loss_D, self.opt_D.params, retain_graph=True, allow_unused=True)
+        grads_G = grad(loss_G, self.opt_G.params, allow_unused=True)
+        return grads_D, grads_G
 
     def train_step(self) -> dict:
         """One training iteration: k D steps then one G step (or one simultaneous step).
@@ -232,6 +250,10 @@ class GAN:
             train/eval mode is restored afterwards.
         checkpoint_path, checkpoint_every: save a checkpoint every that many iterations and at
             the end (see save_checkpoint).
+        Divergence: every iteration's losses are checked for nan/inf (minigan/gan/divergence.py),
+        and the parameters before every checkpoint; either raises DivergenceError naming the
+        iteration, the player and the quantity, and no checkpoint is written with them, so the
+        last finite one stays on disk.
         progress: show a tqdm progress bar. Returns the last iteration's metrics.
         """
         if int(steps) != steps or steps < 0:
@@ -243,6 +265,7 @@ class GAN:
         from tqdm.auto import tqdm
 
         metrics = {}
+        watch = FiniteWatch(PLAYER_OF)  # every step's losses, read only where the loop reads anyway
         bar = tqdm(total=int(steps), initial=min(self.step, int(steps)), desc=desc, disable=not progress,
                    dynamic_ncols=True, leave=False)
         postfix_every = max(1, int(steps) // 200)
@@ -250,24 +273,39 @@ class GAN:
             while self.step < steps:
                 metrics = self.train_step()
                 step = self.step
+                watch.observe(step, metrics)
                 bar.update(1)
                 if step % postfix_every == 0:
+                    watch.check(self._last_checkpoint)
                     bar.set_postfix(d_loss=f"{metrics['d_loss']:.3f}", g_loss=f"{metrics['g_loss']:.3f}",
                                     D_x=f"{metrics['d_real']:.2f}", D_Gz=f"{metrics['d_fake']:.2f}", refresh=False)
                 if on_step is not None:
                     on_step(step, metrics)
                 if on_sample is not None and step % sample_every == 0:
+                    watch.check(self._last_checkpoint)
                     was_training = getattr(self.G, "training", None)
                     on_sample(step, self.G)
                     if was_training is not None:
                         self.G.train(was_training)
                 if checkpoint_every is not None and step % checkpoint_every == 0:
-                    self.save_checkpoint(checkpoint_path)
+                    self._save_if_finite(watch, checkpoint_path)
         finally:
             bar.close()
         if checkpoint_path is not None:
-            self.save_checkpoint(checkpoint_path)
+            self._save_if_finite(watch, checkpoint_path)
+        else:
+            watch.check()
         return metrics
+
+    def _save_if_finite(self, watch, path) -> None:
+        """Save a checkpoint only if no loss was ever non-finite and every parameter is finite now;
+        otherwise raise DivergenceError, leaving the last good checkpoint in place."""
+        watch.check(self._last_checkpoint)
+        named = [(player, name, p) for player, net, opt in (("D", self.D, self.opt_D), ("G", self.G, self.opt_G))
+                 for name, p in _named_params(net, opt)]
+        FiniteWatch.check_parameters(self.step, named, self._last_checkpoint)
+        self.save_checkpoint(path)
+        self._last_checkpoint = os.fspath(path)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def config(self) -> dict:
@@ -283,9 +321,11 @@ class GAN:
 
     def save_checkpoint(self, path) -> None:
         """Write G, D, both optimizers, the schedules, the Generator's state, the step counter, the
-        metric history and the config into one .npz (minigan/checkpoint.py: atomic, no pickle)."""
+        metric history, the config and the run's identity into one .npz (minigan/checkpoint.py: atomic,
+        no pickle)."""
         history = {name: numpy.asarray(values, dtype=numpy.float64) for name, values in self.history.items()}
-        ckpt.save(path, step=self.step, config=self.config(), history=history, **self._objects())
+        ckpt.save(path, step=self.step, config=self.config(), history=history, identity=self.identity,
+                  **self._objects())
 
     def load_checkpoint(self, path, *, start_missing_averages=False) -> int:
         """Restore everything save_checkpoint wrote, into this GAN's objects. Returns the step.
@@ -309,10 +349,21 @@ class GAN:
         rest = ckpt.restore(path, **{name: obj for name, obj in objects.items() if name not in missing})
         for name in missing:
             objects[name].reset()
+        self._last_checkpoint = os.fspath(path)
         self.step = int(rest["step"])
         self.history = {name: [int(v) if name == "step" else float(v) for v in values]
                         for name, values in rest["history"].items()}
         return self.step
+
+
+def _named_params(net, opt):
+    """(name, parameter) pairs of a player: the Module's names when it has them, else indices in its optimizer."""
+    named = getattr(net, "named_parameters", None)
+    if callable(named):
+        pairs = list(named())
+        if pairs:
+            return pairs
+    return [(f"{i} of its optimizer", p) for i, p in enumerate(opt.params)]
 
 
 def finite(metrics: dict) -> bool:

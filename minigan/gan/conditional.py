@@ -52,7 +52,8 @@ def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None) -> Tensor:
     return Tensor(backend.to_backend(code, backend_name or backend.default_backend()))
 
 
-def _pair(where, x, y):
+def _labelled_pair(where, x, y):
+    """(x, y) from a conditional network's arguments: a tuple (x, y) alone, or x and y; x must be (m, features)."""
     if y is None and isinstance(x, (tuple, list)):
         if len(x) != 2:
             raise ValueError(f"{where}: expected a labelled pair (x, y), got a sequence of {len(x)}")
@@ -83,7 +84,7 @@ class ConditionalG(Module):
         self.net, self.n_classes = net, int(n_classes)
 
     def forward(self, z, y=None):
-        z, y = _pair("ConditionalG", z, y)
+        z, y = _labelled_pair("ConditionalG", z, y)
         return self.net(with_labels("ConditionalG", z, y, self.n_classes)), y
 
 
@@ -97,7 +98,7 @@ class ConditionalD(Module):
         self.net, self.n_classes = net, int(n_classes)
 
     def forward(self, x, y=None):
-        x, y = _pair("ConditionalD", x, y)
+        x, y = _labelled_pair("ConditionalD", x, y)
         return self.net(with_labels("ConditionalD", x, y, self.n_classes))
 
 

@@ -23,8 +23,6 @@ simultaneous variant with the consensus term added.
 from __future__ import annotations
 
 from ..autograd import Tensor, enable_grad, grad
-from .. import optim
-from . import variants
 from .algorithm import GAN
 
 
@@ -105,39 +103,16 @@ class ConsensusGAN(GAN):
             raise ValueError(f"ConsensusGAN: gamma must be >= 0, got {gamma!r}")
         self.gamma = float(gamma)
 
-    def simultaneous_step(self) -> dict:
-        z = self.sample_z(self.generator, self.m)
-        x = self.sample_data(self.generator, self.m)
-        real_out, fake_out = self.D(x), self.D(self.G(z))  # G(z) stays in the graph: v_D depends on theta_G
-        loss_D = self.d_loss(real_out, fake_out)
-        loss_G = self.g_loss(fake_out)
-        directions = consensus_gradients([(loss_D, self.opt_D.params), (loss_G, self.opt_G.params)], self.gamma)
-        for params, block in zip((self.opt_D.params, self.opt_G.params), directions):
-            for p, d in zip(params, block):
-                p.grad = d
-        self.opt_D.step()
-        self._clip()
-        self._after_update(self.opt_D)
-        self.opt_G.step()
-        self._after_update(self.opt_G)
-        return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
-                "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
+    def simultaneous_directions(self, loss_D, loss_G):
+        """Each player's block of v + gamma grad 1/2 ||v||^2, v = (grad_D J_D, grad_G J_G) at the same point.
+
+        G(z) stays in the graph of J_D (GAN.simultaneous_step passes D one G(z) for both losses):
+        v_D depends on theta_G, and the consensus term differentiates through that dependence.
+        """
+        return consensus_gradients([(loss_D, self.opt_D.params), (loss_G, self.opt_G.params)], self.gamma)
 
     def config(self) -> dict:
         return {**super().config(), "gamma": self.gamma}
-
-
-# -- the 2-D benchmark's entry (demos/mode_collapse.py; registry in minigan/gan/variants.py) -------------
-@variants.register("consensus")
-def consensus_variant(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=10.0, lr=1e-4):
-    """Consensus optimisation on the vanilla variant's networks and losses, as in Mescheder et al.'s
-    2-D experiment: simultaneous updates, RMSprop (lr 1e-4) for both players, gamma = 10."""
-    setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
-    setup.opt_D = optim.RMSprop(setup.D.parameters(), lr=lr)
-    setup.opt_G = optim.RMSprop(setup.G.parameters(), lr=lr)
-    setup.name, setup.gan_cls = "consensus", ConsensusGAN
-    setup.gan_kwargs.update(gamma=gamma, schedules=[])
-    return setup
 
 
 __all__ = ["consensus_regulariser", "consensus_gradients", "ConsensusGAN"]

@@ -51,7 +51,8 @@ def _logits(where, x, name):
     return x
 
 
-def _pair(where, real, fake, names=("real_logits", "fake_logits")):
+def _real_and_fake(where, real, fake, names=("real_logits", "fake_logits")):
+    """D's outputs on a real and a fake minibatch, checked: float Tensors of one dtype on one backend."""
     real, fake = _logits(where, real, names[0]), _logits(where, fake, names[1])
     if real.dtype != fake.dtype:
         raise TypeError(
@@ -79,7 +80,7 @@ def value(real_logits, fake_logits):
     = mean(-softplus(-a_real)) + mean(-softplus(a_fake)). Its maximum over D, for fixed G,
     is -log 4 + 2 JSD(p_data || p_g) (paper, Theorem 1; tests/test_theory.py).
     """
-    real, fake = _pair("value", real_logits, fake_logits)
+    real, fake = _real_and_fake("value", real_logits, fake_logits)
     return F.mean(log_D(real)) + F.mean(log_one_minus_D(fake))
 
 
@@ -102,7 +103,7 @@ def d_loss(real_logits, fake_logits, real_label=1.0):
     samples off the data would no longer be pushed back. d/da_real = sigmoid(a) - t,
     d/da_fake = sigmoid(a).
     """
-    real, fake = _pair("d_loss", real_logits, fake_logits)
+    real, fake = _real_and_fake("d_loss", real_logits, fake_logits)
     if not 0.0 <= float(real_label) <= 1.0:
         raise ValueError(f"d_loss: real_label is a target probability in [0, 1], got {real_label}")
     return (F.binary_cross_entropy_with_logits(real, float(real_label))
@@ -155,7 +156,7 @@ def lsgan_d_loss(real_out, fake_out, a=0.0, b=1.0):
     Real target b, fake target a. For fixed G the minimiser is
     D*(x) = (b p_data(x) + a p_g(x)) / (p_data(x) + p_g(x))  (tests/test_theory.py).
     """
-    real, fake = _pair("lsgan_d_loss", real_out, fake_out, ("real_out", "fake_out"))
+    real, fake = _real_and_fake("lsgan_d_loss", real_out, fake_out, ("real_out", "fake_out"))
     return 0.5 * F.mean((real - b) ** 2) + 0.5 * F.mean((fake - a) ** 2)
 
 
@@ -177,7 +178,7 @@ def wgan_d_loss(real_out, fake_out):
     clipping its weights to [-c, c] after every step (``GAN(..., clip_D=0.01)``), and trains
     the critic several steps per generator step (k = 5).
     """
-    real, fake = _pair("wgan_d_loss", real_out, fake_out, ("real_out", "fake_out"))
+    real, fake = _real_and_fake("wgan_d_loss", real_out, fake_out, ("real_out", "fake_out"))
     return F.mean(fake) - F.mean(real)
 
 
@@ -194,7 +195,7 @@ def ebgan_d_loss(real_energy, fake_energy, margin=1.0):
     D lowers the energy of real data and raises that of fakes, but only up to the margin m:
     fakes already above m cost nothing (d/dD(G(z)) = -1 below the margin, 0 above).
     """
-    real, fake = _pair("ebgan_d_loss", real_energy, fake_energy, ("real_energy", "fake_energy"))
+    real, fake = _real_and_fake("ebgan_d_loss", real_energy, fake_energy, ("real_energy", "fake_energy"))
     if margin <= 0:
         raise ValueError(f"ebgan_d_loss: margin must be positive, got {margin}")
     return F.mean(real) + F.mean(F.relu(margin - fake))

@@ -297,3 +297,21 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     tr_sqrt = xp.sqrt(xp.maximum(eig, 0.0)).sum()
     diff = m1 - m2
     return float(diff @ diff + xp.trace(s1) + xp.trace(s2) - 2.0 * tr_sqrt)
+
+
+def nearest_rows(queries, pool, chunk=10000):
+    """Index in ``pool`` (N, d) of the Euclidean-nearest row of each query (n, d): the paper's Figure 2 pairs.
+
+    argmin_j ||q - p_j||^2 = argmin_j (||p_j||^2 - 2 q.p_j), the ||q||^2 term being the same for every j;
+    the cross term is one matrix product per chunk of ``chunk`` rows of the pool, in float64."""
+    q = numpy.asarray(queries).reshape(len(queries), -1).astype(numpy.float64)
+    best_d = numpy.full(len(q), numpy.inf)
+    best_i = numpy.zeros(len(q), dtype=numpy.int64)
+    rows = numpy.arange(len(q))
+    for start in range(0, len(pool), chunk):
+        p = numpy.asarray(pool[start:start + chunk]).reshape(-1, q.shape[1]).astype(numpy.float64)
+        d = (p * p).sum(axis=1)[None, :] - 2.0 * q @ p.T
+        i = d.argmin(axis=1)
+        better = d[rows, i] < best_d
+        best_d[better], best_i[better] = d[rows, i][better], start + i[better]
+    return best_i

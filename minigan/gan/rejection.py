@@ -16,7 +16,7 @@ the result is only as good as D's estimate of the ratio, and M is estimated too 
 ratio seen, raised whenever a larger one turns up, as Azadi et al. do). Nothing here changes G:
 it is a way of sampling from a trained pair, and a table that uses it must say so.
 
-    D_star = variants.mlp_D(gen, 2, 256)
+    D_star = variants.mlp_D(gen, 2, 256)      # minigan/experiments/variants.py
     fit_discriminator(D_star, lambda g, m: G(p_z(g, m)), p_data, gen, steps=3000)
     samples, stats = rejection_sample(lambda g, m: G(p_z(g, m)), log_ratio(D_star), 2500, gen)
 """

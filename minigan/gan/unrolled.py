@@ -35,7 +35,6 @@ from .. import functional as F
 from ..autograd import Tensor, enable_grad, grad
 from ..nn.module import Module
 from ..optim import SGD, Adam
-from . import variants
 from .algorithm import GAN
 
 
@@ -194,18 +193,6 @@ class UnrolledGAN(GAN):
 
     def config(self) -> dict:
         return {**super().config(), "unroll_steps": self.unroll_steps}
-
-
-# -- the 2-D benchmark's entry (demos/mode_collapse.py; registry in minigan/gan/variants.py) -------------
-@variants.register("unrolled")
-def unrolled_variant(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, unroll_steps=5):
-    """Unrolled GAN with K = 5 (Metz et al. 2016 vary K from 0 to 10 on their 2-D mixture; 5 fits our
-    budget): the vanilla variant's networks, losses and Adam, G's loss taken against D after K
-    unrolled Adam steps."""
-    setup = variants.build("vanilla", p_data, generator, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
-    setup.name, setup.gan_cls = "unrolled", UnrolledGAN
-    setup.gan_kwargs["unroll_steps"] = unroll_steps
-    return setup
 
 
 __all__ = ["UnrolledGAN", "parameters_replaced", "sgd_unrolled_step", "adam_unrolled_step"]

@@ -7,7 +7,7 @@
 
 Strided convolutions stand in for pooling (minigan has no max-pool op, and DCGAN's
 discriminator downsamples the same way). Inputs use G's scale, pixels mapped to [-1, 1]
-(``to_unit_range``), so G's tanh outputs go in unchanged. Training minimises the softmax
+(``to_tanh_range``), so G's tanh outputs go in unchanged. Training minimises the softmax
 cross-entropy -1/n sum_i log p(y_i | x_i), computed as F.log_softmax picked at the label
 (demos/train_classifier.py).
 
@@ -40,11 +40,11 @@ N_CLASSES = 10
 FEATURES = 128
 
 
-def to_unit_range(images_uint8):
+def to_tanh_range(images_uint8):
     """uint8 pixels [N, 28, 28] -> float32 [N, 1, 28, 28] in [-1, 1]: x = pixel / 127.5 - 1 (G's tanh scale)."""
     a = numpy.asarray(images_uint8)
     if a.dtype != numpy.uint8 or a.ndim != 3:
-        raise ValueError(f"to_unit_range: expected uint8 images [N, H, W], got {a.dtype} of shape {a.shape}")
+        raise ValueError(f"to_tanh_range: expected uint8 images [N, H, W], got {a.dtype} of shape {a.shape}")
     return (a.astype(numpy.float32) / 127.5 - 1.0)[:, None]
 
 
@@ -137,4 +137,4 @@ def load_classifier(path):
 
 
 __all__ = ["MNISTClassifier", "cross_entropy", "predict", "accuracy", "scores", "save_classifier",
-           "load_classifier", "to_unit_range", "N_CLASSES", "FEATURES"]
+           "load_classifier", "to_tanh_range", "N_CLASSES", "FEATURES"]

@@ -7,10 +7,11 @@ import numpy
 
 from .. import functional as F
 from . import init
-from .module import Module, check_dtype, new_parameter
+from .module import Module, add_weight_and_bias, check_dtype
 
 
-def _pair(name, v):
+def _int_pair(name, v):
+    """An int n or a pair (h, w) of ints as the pair (n, n) or (h, w)."""
     pair = (v, v) if isinstance(v, int) else tuple(v)
     if len(pair) != 2 or not all(isinstance(n, (int, numpy.integer)) for n in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
@@ -24,19 +25,15 @@ class _ConvNd(Module):
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"{kind}: channels must be positive, got in={in_channels}, out={out_channels}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(f"{kind}: kernel_size", kernel_size)
-        self.stride = _pair(f"{kind}: stride", stride)
-        self.padding = _pair(f"{kind}: padding", padding)
+        self.kernel_size = _int_pair(f"{kind}: kernel_size", kernel_size)
+        self.stride = _int_pair(f"{kind}: stride", stride)
+        self.padding = _int_pair(f"{kind}: padding", padding)
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(
                 f"{kind}: need kernel_size >= 1, stride >= 1, padding >= 0; got {self.kernel_size}, "
                 f"{self.stride}, {self.padding}"
             )
-        self.weight = new_parameter(weight_shape + self.kernel_size, dtype)
-        if bias:
-            self.bias = new_parameter((out_channels,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, weight_shape + self.kernel_size, out_channels if bias else None, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
@@ -90,8 +87,8 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  bias=True, *, dtype=numpy.float32, generator=None):
-        op = _pair("ConvTranspose2d: output_padding", output_padding)
-        st = _pair("ConvTranspose2d: stride", stride)
+        op = _int_pair("ConvTranspose2d: output_padding", output_padding)
+        st = _int_pair("ConvTranspose2d: stride", stride)
         if any(o < 0 or o >= s for o, s in zip(op, st)):
             raise ValueError(f"ConvTranspose2d: output_padding {op} must be >= 0 and smaller than stride {st}")
         object.__setattr__(self, "output_padding", op)

@@ -5,7 +5,7 @@ import numpy
 
 from .. import functional as F
 from . import init
-from .module import Module, check_dtype, new_parameter
+from .module import Module, add_weight_and_bias, check_dtype
 
 
 class Linear(Module):
@@ -22,11 +22,7 @@ class Linear(Module):
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear: sizes must be positive, got in_features={in_features}, out_features={out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = new_parameter((out_features, in_features), dtype)
-        if bias:
-            self.bias = new_parameter((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):

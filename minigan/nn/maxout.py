@@ -5,7 +5,7 @@ import numpy
 
 from .. import functional as F
 from . import init
-from .module import Module, check_dtype, new_parameter
+from .module import Module, add_weight_and_bias, check_dtype
 
 
 class Maxout(Module):
@@ -27,11 +27,8 @@ class Maxout(Module):
                 f"pieces={pieces}"
             )
         self.in_features, self.out_features, self.pieces = int(in_features), int(out_features), int(pieces)
-        self.weight = new_parameter((out_features * pieces, in_features), dtype)
-        if bias:
-            self.bias = new_parameter((out_features * pieces,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        units = out_features * pieces  # one affine unit per piece, grouped by F.maxout
+        add_weight_and_bias(self, (units, in_features), units if bias else None, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):

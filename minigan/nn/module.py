@@ -38,6 +38,16 @@ def new_parameter(shape, dtype):
     return Parameter(backend.default_module().zeros(tuple(shape), dtype=dtype))
 
 
+def add_weight_and_bias(module, weight_shape, bias_size, dtype):
+    """module.weight: a zero Parameter of weight_shape; module.bias: a zero one of (bias_size,), or
+    None when bias_size is None. The layer then initialises them (its reset_parameters)."""
+    module.weight = new_parameter(weight_shape, dtype)
+    if bias_size is None:
+        module.register_parameter("bias", None)
+    else:
+        module.bias = new_parameter((bias_size,), dtype)
+
+
 def check_dtype(module, x):
     """Refuse an input whose dtype differs from the module's weights (NumPy would silently upcast)."""
     w = next(iter(module._parameters.values()), None)

@@ -38,6 +38,8 @@ class LeakyReLU(Function):
     backward's factor is s + (1 - s) [x > 0].
     """
 
+    slope: float  # the slope for x < 0
+
     def forward(self, x):
         xp = backend.array_module(x)
         y = xp.multiply(x, x.dtype.type(self.slope), out=xp.empty_like(x))  # s x (an array even for 0-d x)
@@ -100,6 +102,8 @@ class LogSigmoid(Function):
 class Softmax(Function):
     """y_i = e^{x_i} / sum_j e^{x_j} along an axis.   dL/dx = y * (g - sum(g * y))."""
 
+    axis: int  # the axis the probabilities sum to 1 along (non-negative)
+
     def forward(self, x):
         xp = backend.array_module(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
@@ -112,6 +116,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along an axis.   dL/dx = g - softmax(x) * sum(g)."""
+
+    axis: int  # the axis of the logsumexp (non-negative)
 
     def forward(self, x):
         xp = backend.array_module(x)

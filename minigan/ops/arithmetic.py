@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy
+
 from .. import backend
 from ..autograd import Function, Tensor
 from .shape import sum_to
@@ -23,7 +25,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
-def _pair(a, b):
+def _as_tensors(a, b):
+    """Both operands as Tensors: a constant (array or number) is wrapped like the Tensor beside it."""
     a = a if isinstance(a, Tensor) else as_tensor(a, b if isinstance(b, Tensor) else None)
     b = b if isinstance(b, Tensor) else as_tensor(b, a)
     return a, b
@@ -80,6 +83,8 @@ class Div(Function):
 class AddScalar(Function):
     """y = x + c for a Python number c.   dL/dx = g."""
 
+    c: float  # the Python number added
+
     def forward(self, x):
         return x + self.c
 
@@ -89,6 +94,8 @@ class AddScalar(Function):
 
 class RSubScalar(Function):
     """y = c - x for a Python number c.   dL/dx = -g."""
+
+    c: float  # the Python number x is subtracted from
 
     def forward(self, x):
         return self.c - x
@@ -100,6 +107,8 @@ class RSubScalar(Function):
 class MulScalar(Function):
     """y = c x for a Python number c.   dL/dx = c g."""
 
+    c: float  # the Python number x is multiplied by
+
     def forward(self, x):
         return x * self.c
 
@@ -110,6 +119,8 @@ class MulScalar(Function):
 class DivScalar(Function):
     """y = x / c for a Python number c.   dL/dx = g / c."""
 
+    c: float  # the Python number x is divided by
+
     def forward(self, x):
         return x / self.c
 
@@ -119,6 +130,8 @@ class DivScalar(Function):
 
 class RDivScalar(Function):
     """y = c / x for a Python number c.   dL/dx = -g c / x^2."""
+
+    c: float  # the Python number divided by x
 
     def forward(self, x):
         return self.c / x
@@ -140,6 +153,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """y = x^c for a constant c.   dL/dx = g * c * x^(c-1)."""
+
+    c: float  # the exponent
 
     def forward(self, x):
         return x ** self.c
@@ -216,10 +231,12 @@ class Abs(Function):
         return gy * Tensor(backend.array_module(x).sign(x))
 
 
-def _tie_share(wins, ties, dtype):
-    """a's share of the gradient of max(a, b) or min(a, b): 1 where a wins, 1/2 at a tie, else 0."""
-    xp = backend.array_module(wins)
-    return Tensor(xp.where(ties, 0.5, wins).astype(dtype))
+def _split_at_ties(gy, a, b, a_wins):
+    """(dL/da, dL/db) of max(a, b) or min(a, b): a's share s of g is 1 where a wins, 1/2 at a tie,
+    else 0, and b gets 1 - s; each summed back to its input's shape."""
+    xp = backend.array_module(a_wins)
+    share_a = Tensor(xp.where(a.data == b.data, 0.5, a_wins).astype(gy.dtype))
+    return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
 
 
 class Maximum(Function):
@@ -235,8 +252,7 @@ class Maximum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)
-        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
+        return _split_at_ties(gy, a, b, a.data > b.data)
 
 
 class Minimum(Function):
@@ -248,13 +264,14 @@ class Minimum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        share_a = _tie_share(a.data < b.data, a.data == b.data, gy.dtype)
-        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)
+        return _split_at_ties(gy, a, b, a.data < b.data)
 
 
 class Where(Function):
     """y = cond ? a : b (cond is data, not differentiated).
     dL/da = sum_to(cond ? g : 0), dL/db = sum_to(cond ? 0 : g)."""
+
+    cond: object  # boolean array (same backend as a and b): where y takes a
 
     def forward(self, a, b):
         return backend.array_module(a, b).where(self.cond, a, b)
@@ -269,6 +286,9 @@ class Where(Function):
 
 class Clip(Function):
     """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]."""
+
+    lo: float | None  # lower bound, or None for none
+    hi: float | None  # upper bound, or None for none
 
     def forward(self, x):
         return backend.array_module(x).clip(x, self.lo, self.hi)
@@ -286,6 +306,8 @@ class Clip(Function):
 class Cast(Function):
     """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
 
+    dtype: object  # the dtype of y
+
     def forward(self, x):
         return x.astype(self.dtype)
 
@@ -295,6 +317,8 @@ class Cast(Function):
 
 class ToBackend(Function):
     """y = x copied to another backend (numpy <-> cupy).   dL/dx = g copied back."""
+
+    target: str  # the backend y lives on: 'numpy' or 'cupy'
 
     def forward(self, x):
         return backend.to_backend(x, self.target)
@@ -310,36 +334,32 @@ class ToBackend(Function):
 _SCALARS = (int, float)
 
 
-def add(a, b):
+def _binary(a, b, tensor_op, number_right, number_left):
+    """a (op) b: ``number_right.apply(a, c=b)`` when b is a Python number, ``number_left.apply(b, c=a)``
+    when a is, else ``tensor_op`` on the two as Tensors."""
     if type(b) in _SCALARS:
-        return AddScalar.apply(a, c=b)
+        return number_right.apply(a, c=b)
     if type(a) in _SCALARS:
-        return AddScalar.apply(b, c=a)
-    return Add.apply(*_pair(a, b))
+        return number_left.apply(b, c=a)
+    return tensor_op.apply(*_as_tensors(a, b))
+
+
+def add(a, b):
+    return _binary(a, b, Add, AddScalar, AddScalar)
 
 
 def sub(a, b):
     if type(b) in _SCALARS:
         return AddScalar.apply(a, c=-b)  # a + (-c) is exactly a - c in IEEE arithmetic
-    if type(a) in _SCALARS:
-        return RSubScalar.apply(b, c=a)
-    return Sub.apply(*_pair(a, b))
+    return _binary(a, b, Sub, None, RSubScalar)  # b is not a number here: no number_right needed
 
 
 def mul(a, b):
-    if type(b) in _SCALARS:
-        return MulScalar.apply(a, c=b)
-    if type(a) in _SCALARS:
-        return MulScalar.apply(b, c=a)
-    return Mul.apply(*_pair(a, b))
+    return _binary(a, b, Mul, MulScalar, MulScalar)
 
 
 def div(a, b):
-    if type(b) in _SCALARS:
-        return DivScalar.apply(a, c=b)
-    if type(a) in _SCALARS:
-        return RDivScalar.apply(b, c=a)
-    return Div.apply(*_pair(a, b))
+    return _binary(a, b, Div, DivScalar, RDivScalar)
 
 
 def neg(x):
@@ -349,7 +369,7 @@ def neg(x):
 def pow(a, b):  # noqa: A001 - the op is called pow, as in PyTorch
     if isinstance(b, numbers.Number):
         return PowScalar.apply(a, c=b)
-    return Pow.apply(*_pair(a, b))
+    return Pow.apply(*_as_tensors(a, b))
 
 
 def exp(x):
@@ -373,16 +393,16 @@ def abs(x):  # noqa: A001
 
 
 def maximum(a, b):
-    return Maximum.apply(*_pair(a, b))
+    return Maximum.apply(*_as_tensors(a, b))
 
 
 def minimum(a, b):
-    return Minimum.apply(*_pair(a, b))
+    return Minimum.apply(*_as_tensors(a, b))
 
 
 def where(cond, a, b):
     """Elementwise choice: a where cond holds, else b (cond: bool array or Tensor)."""
-    a, b = _pair(a, b)
+    a, b = _as_tensors(a, b)
     cond = cond.data if isinstance(cond, Tensor) else cond
     xp = backend.array_module(a.data, b.data)
     cond = xp.asarray(cond, dtype=bool)
@@ -398,9 +418,14 @@ def clip(x, lo=None, hi=None):
 
 
 def astype(x, dtype):
+    """x converted to ``dtype``. A cast to a floating type is differentiable; a cast to an
+    integer or boolean type is a step function (zero derivative almost everywhere), so its
+    result is a constant, cut from the graph, as in PyTorch."""
     x = as_tensor(x)
     if x.dtype == dtype:
         return x
+    if numpy.dtype(dtype).kind != "f":
+        return Tensor(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 

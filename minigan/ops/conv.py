@@ -140,16 +140,23 @@ class Conv2d(Function):
         dL/dW = conv2d_weight(x, g) = g_mat @ im2col(x)^T      (one GEMM)
         dL/db = sum of g over n, y, x
     Unfolded arrays are made once and handed on: forward's im2col(x) goes to dL/dW, and the
-    batch-last g_mat serves both dL/dx and dL/dW (optional params ``cols``, ``x_mat`` below).
+    batch-last g_mat serves both dL/dx and dL/dW.
     """
+
+    def __init__(self, stride, padding, x_cols=None):
+        self.stride = stride    # (sh, sw)
+        self.padding = padding  # (ph, pw), zeros on each side
+        # im2col(x), (C*kh*kw, H'*W'*N): given by a caller that has it already (ConvTranspose2d's
+        # backward), else made by forward; kept for dL/dW
+        self.x_cols = x_cols
 
     def forward(self, x, W, b=None):
         O, C, kh, kw = W.shape
         N = x.shape[0]
         Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], kh, kw, self.stride, self.padding)
-        if getattr(self, "cols", None) is None:  # unless the caller unfolded x already
-            self.cols = _x_cols(x, kh, kw, self.stride, self.padding)  # kept for dL/dW
-        y = W.reshape(O, -1) @ self.cols  # (O, Ho*Wo*N): one GEMM for the whole batch
+        if self.x_cols is None:
+            self.x_cols = _x_cols(x, kh, kw, self.stride, self.padding)
+        y = W.reshape(O, -1) @ self.x_cols  # (O, Ho*Wo*N): one GEMM for the whole batch
         return _to_nchw(y.reshape(O, Ho, Wo, N), b)
 
     def backward(self, gy):
@@ -162,7 +169,7 @@ class Conv2d(Function):
                                        x_mat=g_mat)
         if self.needs_grad[1]:
             gW = Conv2dWeight.apply(x, gy, kernel=W.shape[2:], stride=self.stride, padding=self.padding,
-                                    cols=self.cols, g_mat=g_mat)
+                                    x_cols=self.x_cols, g_mat=g_mat)
         if len(self.inputs) == 2:
             return gx, gW
         if self.needs_grad[2]:
@@ -186,13 +193,21 @@ class ConvTranspose2d(Function):
     goes to dL/dW.
     """
 
+    def __init__(self, stride, padding, output_padding, x_mat=None):
+        self.stride = stride                  # (sh, sw)
+        self.padding = padding                # (ph, pw), cropped from each side of the full output
+        self.output_padding = output_padding  # (oh, ow), extra rows and columns at the bottom and right
+        # x as the batch-last (C_in, H*W*N) matrix: given by a caller that has it already (Conv2d's
+        # backward, whose g_mat it is), else made by forward; kept for dL/dW
+        self.x_mat = x_mat
+
     def forward(self, x, W, b=None):
         Ci, Co, kh, kw = W.shape
         N, _, H, Wd = x.shape
         (sh, sw), (ph, pw), (oh, ow) = self.stride, self.padding, self.output_padding
         Ho, Wo = _conv_transpose2d_out(H, Wd, kh, kw, self.stride, self.padding, self.output_padding)
-        if getattr(self, "x_mat", None) is None:  # unless the caller transposed x already
-            self.x_mat = _g_mat(x)  # (C_in, H*W*N), kept for dL/dW
+        if self.x_mat is None:
+            self.x_mat = _g_mat(x)
         cols = W.reshape(Ci, -1).T @ self.x_mat  # (C_out*kh*kw, H*W*N): one GEMM
         # the full (uncropped) output is (H-1)s + k; output_padding may add rows past it
         full = _col2im(cols.reshape(Co, kh, kw, H, Wd, N), sh, sw, (H - 1) * sh + kh + oh, (Wd - 1) * sw + kw + ow)
@@ -205,10 +220,10 @@ class ConvTranspose2d(Function):
         if self.needs_grad[0] or self.needs_grad[1]:
             g_cols = _x_cols(gy.data, W.shape[2], W.shape[3], self.stride, self.padding)
         if self.needs_grad[0]:
-            gx = Conv2d.apply(gy, W, stride=self.stride, padding=self.padding, cols=g_cols)
+            gx = Conv2d.apply(gy, W, stride=self.stride, padding=self.padding, x_cols=g_cols)
         if self.needs_grad[1]:
             gW = Conv2dWeight.apply(gy, x, kernel=W.shape[2:], stride=self.stride, padding=self.padding,
-                                    cols=g_cols, g_mat=self.x_mat)
+                                    x_cols=g_cols, g_mat=self.x_mat)
         if len(self.inputs) == 2:
             return gx, gW
         if self.needs_grad[2]:
@@ -225,18 +240,21 @@ class Conv2dWeight(Function):
     It is bilinear in (x, g), so with GG = dL/dgW:
         dL/dg = conv2d(x, GG)                (gW pairs with GG exactly as y = conv2d(x, W) pairs with g)
         dL/dx = conv_transpose2d(g, GG)      (the adjoint of x -> conv2d(x, GG))
-    Optional cached arrays: ``cols`` (im2col of x) and ``g_mat`` (g as (O, H'*W'*N)).
     """
+
+    def __init__(self, kernel, stride, padding, x_cols=None, g_mat=None):
+        self.kernel = kernel    # (kh, kw), the weight's spatial size
+        self.stride = stride    # (sh, sw) of the conv2d whose weight gradient this is
+        self.padding = padding  # (ph, pw) of that conv2d
+        # arrays the caller made already, else made by forward (used once, not kept):
+        self.x_cols = x_cols    # im2col(x), (C*kh*kw, H'*W'*N)
+        self.g_mat = g_mat      # g as the batch-last (O, H'*W'*N) matrix
 
     def forward(self, x, g):
         kh, kw = self.kernel
-        cols = getattr(self, "cols", None)
-        if cols is None:
-            cols = _x_cols(x, kh, kw, self.stride, self.padding)
-        g_mat = getattr(self, "g_mat", None)
-        if g_mat is None:
-            g_mat = _g_mat(g)
-        return (g_mat @ cols.T).reshape(g.shape[1], x.shape[1], kh, kw)
+        x_cols = self.x_cols if self.x_cols is not None else _x_cols(x, kh, kw, self.stride, self.padding)
+        g_mat = self.g_mat if self.g_mat is not None else _g_mat(g)
+        return (g_mat @ x_cols.T).reshape(g.shape[1], x.shape[1], kh, kw)
 
     def backward(self, gg):
         x, g = self.inputs
@@ -263,7 +281,8 @@ def _conv2d_output_padding(x_shape, y_shape, w_shape, stride, padding):
 # -- the user's face: argument checks, then apply ---------------------------------------------
 
 
-def _pair(op, name, v, minimum):
+def _int_pair(op, name, v, minimum):
+    """An int n or a pair (h, w) of ints, each >= minimum, as the pair (n, n) or (h, w)."""
     pair = (v, v) if isinstance(v, numbers.Integral) else tuple(v) if isinstance(v, (tuple, list)) else None
     if pair is None or len(pair) != 2 or not all(isinstance(n, numbers.Integral) for n in pair):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
@@ -301,7 +320,7 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     Returns (N, O, H', W') with H' = floor((H + 2 padding - kh) / stride) + 1.
     """
     op = "conv2d"
-    stride, padding = _pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0)
+    stride, padding = _int_pair(op, "stride", stride, 1), _int_pair(op, "padding", padding, 0)
     x, W, b = _check(op, x, W, b, 1)
     Ho, Wo = _conv2d_out(x.shape[2], x.shape[3], W.shape[2], W.shape[3], stride, padding)
     if Ho <= 0 or Wo <= 0:
@@ -321,8 +340,8 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     output_padding (< stride) picks among the sizes a strided conv2d maps back to H.
     """
     op = "conv_transpose2d"
-    stride, padding = _pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0)
-    output_padding = _pair(op, "output_padding", output_padding, 0)
+    stride, padding = _int_pair(op, "stride", stride, 1), _int_pair(op, "padding", padding, 0)
+    output_padding = _int_pair(op, "output_padding", output_padding, 0)
     if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
         raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride}")
     x, W, b = _check(op, x, W, b, 0)

@@ -54,6 +54,17 @@ class BatchNormTrain(Function):
     x, gamma and g.
     """
 
+    # parameters, from batch_norm
+    axes: tuple  # the axes the statistics are taken over (every axis but the channel axis 1)
+    eps: float  # added to the variance before the square root
+    count: int  # m, the number of values per channel
+    momentum: float  # the running statistics' update rate r
+    running_mean: object  # per-channel array updated in place by forward, or None
+    running_var: object  # per-channel array updated in place by forward (unbiased), or None
+    # made by forward, read by backward
+    xhat: object  # (x - mu) / sigma, shaped like x
+    inv_std: object  # 1 / sigma per channel, shaped to broadcast against x
+
     def forward(self, x, gamma, beta):
         shape = _channel_shape(x.ndim, x.shape[1])
         mu = x.mean(axis=self.axes, keepdims=True)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy
+
 from .. import backend
 from ..autograd import Function, Tensor
-from .arithmetic import exp, log, sqrt
+from .arithmetic import astype, exp, log, sqrt
 from .shape import broadcast_to, reshape
 
 
@@ -37,7 +39,12 @@ def _kept_shape(shape, axes):
 class Sum(Function):
     """y = sum of x over axes.   dL/dx = broadcast_to(dL/dy with the axes kept as 1, x.shape)."""
 
+    axes: tuple  # the axes summed over (non-negative, sorted)
+    keepdims: bool  # keep them as axes of length 1
+
     def forward(self, x):
+        if x.dtype == numpy.float16:  # float16 has 11 significant bits: accumulate in float32
+            return x.sum(axis=self.axes, keepdims=self.keepdims, dtype=numpy.float32).astype(numpy.float16)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -48,6 +55,10 @@ class Sum(Function):
 class MaxMin(Function):
     """y = max (or min) of x over axes.
     dL/dx = g * [x == y] / (number of ties): the winners share the gradient equally."""
+
+    axes: tuple  # the axes reduced over (non-negative, sorted)
+    keepdims: bool  # keep them as axes of length 1
+    mode: str  # 'max' or 'min'
 
     def forward(self, x):
         reduce = x.max if self.mode == "max" else x.min
@@ -91,6 +102,8 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
         count *= x.shape[a]
     if count == 0:
         raise ValueError(f"mean: reducing a tensor of shape {x.shape} over axes {axes} with no elements")
+    if x.dtype == numpy.float16:  # the sum may pass float16's largest value (65504) though the mean does not
+        return astype(sum(astype(x, numpy.float32), axes, keepdims) * (1.0 / count), numpy.float16)
     return sum(x, axes, keepdims) * (1.0 / count)
 
 

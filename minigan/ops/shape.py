@@ -31,6 +31,8 @@ def sum_to_array(xp_array, shape):
 class Reshape(Function):
     """y = x viewed with a new shape.   dL/dx = reshape(dL/dy, x.shape)."""
 
+    shape: tuple  # the shape of y (no -1 left)
+
     def forward(self, x):
         return x.reshape(self.shape)
 
@@ -40,6 +42,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """y = x with axes permuted by p.   dL/dx = transpose(dL/dy, p^-1)."""
+
+    axes: tuple  # the permutation p: y.shape[i] = x.shape[p[i]]
 
     def forward(self, x):
         return x.transpose(self.axes)
@@ -52,6 +56,8 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """y = x repeated along broadcast axes.   dL/dx = sum_to(dL/dy, x.shape)."""
 
+    shape: tuple  # the shape of y
+
     def forward(self, x):
         xp = backend.array_module(x)
         return xp.broadcast_to(x, self.shape)
@@ -62,6 +68,8 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """y = x summed over the axes that broadcasting would add.   dL/dx = broadcast_to(dL/dy, x.shape)."""
+
+    shape: tuple  # the shape of y: x.shape with broadcast axes summed away
 
     def forward(self, x):
         return sum_to_array(x, self.shape)
@@ -92,6 +100,8 @@ class GetItem(Function):
     dL/dx = scatter-add of dL/dy into zeros shaped like x: repeated indices add up.
     """
 
+    index: object  # the index, with Tensors replaced by their arrays
+
     def forward(self, x):
         return x[self.index]
 
@@ -101,6 +111,9 @@ class GetItem(Function):
 
 class GetItemGrad(Function):
     """The scatter-add that is GetItem's adjoint.   Its own derivative is the gather g[index]."""
+
+    index: object  # the index of the GetItem whose adjoint this is
+    in_shape: tuple  # the shape of that GetItem's input, the shape of y
 
     def forward(self, gy):
         xp = backend.array_module(gy)
@@ -122,6 +135,8 @@ class GetItemGrad(Function):
 class Concatenate(Function):
     """y = [x_1, ..., x_n] joined along an axis.   dL/dx_i = the slice of dL/dy that x_i filled."""
 
+    axis: int  # the axis the inputs are joined along (non-negative)
+
     def forward(self, *xs):
         xp = backend.array_module(*xs)
         return xp.concatenate(xs, axis=self.axis)
@@ -140,6 +155,8 @@ class Concatenate(Function):
 class Stack(Function):
     """y = [x_1, ..., x_n] stacked on a new axis.   dL/dx_i = dL/dy taken at position i of that axis."""
 
+    axis: int  # the new axis of y (non-negative)
+
     def forward(self, *xs):
         xp = backend.array_module(*xs)
         return xp.stack(xs, axis=self.axis)
@@ -151,6 +168,9 @@ class Stack(Function):
 
 class Pad(Function):
     """y = x surrounded by a constant border.   dL/dx = dL/dy with the border cut off."""
+
+    pad_width: tuple  # ((before, after), ...) per axis, as numpy.pad
+    value: float  # the constant put in the border
 
     def forward(self, x):
         xp = backend.array_module(x)

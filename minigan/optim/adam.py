@@ -23,6 +23,8 @@ class Adam(Optimizer):
 
     hyperparameter_names = ("lr", "betas", "eps", "weight_decay")
     state_names = ("step", "exp_avg", "exp_avg_sq")
+    required_state_names = state_names
+    nonnegative_state_names = ("exp_avg_sq",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params)

@@ -62,10 +62,14 @@ class _ParameterAverage:
 
     @contextmanager
     def swapped_in(self):
-        """Inside the block the parameters hold θ̄ (for sampling, scoring, saving a figure); θ is back after."""
+        """Inside the block the parameters hold θ̄ (for sampling, scoring, saving a figure); θ is back after.
+
+        They hold a copy of θ̄: an update made inside the block (by mistake, or by a layer that
+        changes its own parameters) changes that copy and is dropped, never the average itself.
+        """
         held = [p.data for p in self.params]
         for a, p in zip(self.average, self.params):
-            p.data = a
+            p.data = a.copy()
         try:
             yield self
         finally:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from .. import backend
 from ..autograd import Tensor
 
@@ -39,6 +41,10 @@ class Optimizer:
     hyperparameter_names: tuple = ()
     #: The names a subclass keeps in ``self.state[i]`` (checked on load).
     state_names: tuple = ()
+    #: Those every non-empty ``self.state[i]`` must hold (the update reads them unconditionally).
+    required_state_names: tuple = ()
+    #: State arrays that are averages of squares, so never negative.
+    nonnegative_state_names: tuple = ()
 
     def __init__(self, params):
         name = type(self).__name__
@@ -133,10 +139,12 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyper-parameters and per-parameter state saved by state_dict(), exactly.
 
-        Everything is checked before anything changes: the optimizer type, the number of
-        parameters and each one's shape, the names of hyper-parameters and state entries,
-        and each state array's shape and dtype against its parameter. Arrays are copied
-        onto the backend of the parameter they belong to.
+        Everything is checked, field by field, before anything changes, so a bad state fails
+        here rather than at the next step(): the optimizer type; the number of parameters and
+        each one's shape; each hyper-parameter's name, type and range (the optimizer's own
+        checks); each state entry's name, the entries the update needs, the step count (a
+        non-negative integer), each array's type, shape, dtype and finiteness. Every problem
+        found is listed, by field. Arrays are copied onto the backend of their parameter.
         """
         name = type(self).__name__
         problems = []
@@ -149,6 +157,7 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: not an optimizer state, missing key(s) {missing}")
         if state_dict["type"] != name:
             raise ValueError(f"{name}.load_state_dict: the state was saved by a {state_dict['type']} optimizer")
+        _check_fields(name, state_dict)
         shapes = [tuple(s) for s in state_dict["param_shapes"]]
         if len(shapes) != len(self.params):
             raise ValueError(
@@ -161,21 +170,15 @@ class Optimizer:
         hyper = dict(state_dict["hyperparameters"])
         if set(hyper) != set(self.hyperparameter_names):
             problems.append(f"hyper-parameters {sorted(hyper)} in the state, {sorted(self.hyperparameter_names)} here")
+        else:
+            problems += self._hyperparameter_problems(hyper)
         per_param = {}
         for key, s in state_dict["state"].items():
             i = int(key)
             if not 0 <= i < len(self.params):
                 problems.append(f"state for parameter {i}, but there are only {len(self.params)}")
                 continue
-            p = self.params[i]
-            for k, v in s.items():
-                if k not in self.state_names:
-                    problems.append(f"parameter {i}: unknown state entry {k!r} (expected some of {self.state_names})")
-                elif hasattr(v, "shape") and (tuple(v.shape) != tuple(p.shape) or v.dtype != p.dtype):
-                    problems.append(
-                        f"parameter {i}: {k} has shape {tuple(v.shape)} and dtype {v.dtype}, the parameter "
-                        f"{tuple(p.shape)} and {p.dtype}"
-                    )
+            problems += self._state_problems(i, s)
             per_param[i] = s
         if problems:
             raise ValueError(
@@ -190,9 +193,99 @@ class Optimizer:
                 k: (backend.to_backend(v, p.backend).copy() if hasattr(v, "shape") else v) for k, v in s.items()
             }
 
+    def _hyperparameter_problems(self, hyper) -> list:
+        """Each saved hyper-parameter has the type of this optimizer's own, and passes its range checks."""
+        problems = []
+        for k, v in hyper.items():
+            mine = getattr(self, k)
+            if isinstance(mine, bool):
+                ok = isinstance(v, (bool, numpy.bool_))
+            elif isinstance(mine, tuple):
+                ok = isinstance(v, (list, tuple)) and len(v) == len(mine) and all(_is_real(e) for e in v)
+            else:
+                ok = _is_real(v)
+            if not ok:
+                problems.append(f"hyperparameters.{k}: {v!r} is not a {_describe(mine)} like this optimizer's {mine!r}")
+        if problems:
+            return problems
+        saved = self.hyperparameters()
+        try:  # the subclass's own range checks, on the saved values, then back
+            for k, v in hyper.items():
+                setattr(self, k, tuple(v) if isinstance(v, list) else v)
+            self._check_hyperparameters()
+        except ValueError as err:
+            problems.append(f"hyperparameters: {err}")
+        finally:
+            for k, v in saved.items():
+                setattr(self, k, v)
+        return problems
+
+    def _state_problems(self, i, s) -> list:
+        """Parameter i's saved state: known names, the required ones present, a step count that is a
+        non-negative integer, arrays (not lists) of the parameter's shape and dtype, finite, squares >= 0."""
+        where = f"state[{i}]"
+        if not isinstance(s, dict):
+            return [f"{where}: expected a dict of state entries, got {type(s).__name__}"]
+        p = self.params[i]
+        problems = []
+        if s:
+            absent = [k for k in self.required_state_names if k not in s]
+            if absent:
+                problems.append(f"{where}: missing {absent} (the update reads them)")
+        for k, v in s.items():
+            if k not in self.state_names:
+                problems.append(f"{where}: unknown state entry {k!r} (expected some of {self.state_names})")
+            elif k == "step":
+                if not (isinstance(v, (int, numpy.integer)) and not isinstance(v, bool)) or v < 0:
+                    problems.append(f"{where}.step: {v!r} is not a non-negative integer")
+            elif not (isinstance(v, numpy.ndarray) or backend.is_cupy_array(v)):
+                problems.append(f"{where}.{k}: expected an array of shape {tuple(p.shape)}, got {type(v).__name__}")
+            elif tuple(v.shape) != tuple(p.shape) or v.dtype != p.dtype:
+                problems.append(
+                    f"{where}.{k} (parameter {i}): shape {tuple(v.shape)} and dtype {v.dtype}, the parameter "
+                    f"{tuple(p.shape)} and {p.dtype}"
+                )
+            elif not bool(backend.array_module(v).isfinite(v).all()):
+                problems.append(f"{where}.{k}: holds nan or inf")
+            elif k in self.nonnegative_state_names and bool((v < 0).any()):
+                problems.append(f"{where}.{k}: an average of squares, but holds negative values")
+        return problems
+
     def __repr__(self):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {settings})"
+
+
+def _is_real(v) -> bool:
+    """A finite real number (bools excluded: True is not a learning rate)."""
+    return isinstance(v, (int, float, numpy.integer, numpy.floating)) and not isinstance(v, (bool, numpy.bool_)) \
+        and math.isfinite(v)
+
+
+def _describe(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, tuple):
+        return f"tuple of {len(value)} finite numbers"
+    return "finite number"
+
+
+def _check_fields(name, state_dict) -> None:
+    """The containers of a state dict, before their contents are looked at: TypeError naming the field."""
+    shapes, hyper, state = state_dict["param_shapes"], state_dict["hyperparameters"], state_dict["state"]
+    if not isinstance(shapes, (list, tuple)) or not all(
+            isinstance(s, (list, tuple)) and all(isinstance(n, (int, numpy.integer)) and n >= 0 for n in s)
+            for s in shapes):
+        raise TypeError(f"{name}.load_state_dict: param_shapes must be a list of shapes (lists of sizes), got "
+                        f"{str(shapes)[:100]}")
+    if not isinstance(hyper, dict):
+        raise TypeError(f"{name}.load_state_dict: hyperparameters must be a dict, got {type(hyper).__name__}")
+    if not isinstance(state, dict):
+        raise TypeError(f"{name}.load_state_dict: state must be a dict by parameter index, got {type(state).__name__}")
+    for key in state:
+        if not (isinstance(key, (int, numpy.integer)) and not isinstance(key, bool)
+                or isinstance(key, str) and key.isdigit()):
+            raise TypeError(f"{name}.load_state_dict: state is keyed by parameter index, found key {key!r}")
 
 
 def check_range(optimizer, name, value, low=0.0, high=math.inf, high_open=False):

@@ -23,6 +23,8 @@ class RMSprop(Optimizer):
 
     hyperparameter_names = ("lr", "alpha", "eps", "momentum", "weight_decay")
     state_names = ("step", "square_avg", "momentum_buffer")
+    required_state_names = ("step", "square_avg")  # momentum_buffer appears with the first momentum step
+    nonnegative_state_names = ("square_avg",)
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
         super().__init__(params)

@@ -23,6 +23,17 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
+
+def _is_integer(v) -> bool:
+    return isinstance(v, (int, numpy.integer)) and not isinstance(v, (bool, numpy.bool_))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, numpy.integer, numpy.floating)) and not isinstance(v, (bool, numpy.bool_)) \
+        and math.isfinite(v)
+
 
 class Schedule:
     """Base class: sets ``optimizer.<attr>`` to ``value(t // every)`` at construction and after each step()."""
@@ -82,17 +93,37 @@ class Schedule:
                 f"{name}.load_state_dict: the state schedules {state.get('attr')!r}, this schedule {self.attr!r}"
             )
         settings = state.get("settings", {})
-        if set(settings) != set(self.setting_names):
+        if not isinstance(settings, dict) or set(settings) != set(self.setting_names):
+            found = sorted(settings) if isinstance(settings, dict) else repr(settings)
             raise ValueError(
-                f"{name}.load_state_dict: settings {sorted(settings)} in the state, {sorted(self.setting_names)} here"
+                f"{name}.load_state_dict: settings {found} in the state, {sorted(self.setting_names)} here"
             )
-        if int(state["t"]) != state["t"] or state["t"] < 0:
-            raise ValueError(f"{name}.load_state_dict: t must be a non-negative integer, got {state['t']!r}")
-        self.every = int(state["every"])
-        self.t = int(state["t"])
+        for field, low in (("t", 0), ("every", 1)):
+            v = state.get(field)
+            if not _is_integer(v) or v < low:
+                raise ValueError(f"{name}.load_state_dict: {field} must be an integer >= {low}, got {v!r}")
+        for k, v in settings.items():
+            if not _is_number(v):
+                raise ValueError(f"{name}.load_state_dict: settings.{k} must be a finite number, got {v!r}")
+        saved = (self.every, self.t, {k: getattr(self, k) for k in self.setting_names})
+        self.every, self.t = int(state["every"]), int(state["t"])
         for k, v in settings.items():
             setattr(self, k, v)
+        try:  # the settings must make a schedule this class could have built, with a finite value now
+            self._check_settings()
+            value = self.current()
+            if isinstance(value, (float, numpy.floating)) and not math.isfinite(value):
+                raise ValueError(f"gives the value {value!r} at t={self.t}")
+        except (ValueError, ArithmeticError) as err:
+            self.every, self.t = saved[0], saved[1]
+            for k, v in saved[2].items():
+                setattr(self, k, v)
+            raise ValueError(f"{name}.load_state_dict: the saved settings {settings} do not make a schedule: {err}"
+                             ) from None
         self._apply()
+
+    def _check_settings(self):
+        """Subclasses raise ValueError for settings their constructor would refuse."""
 
     def __repr__(self):
         settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.setting_names)
@@ -120,6 +151,10 @@ class ExponentialDecay(Schedule):
 
     def value(self, k):
         return max(self.initial / self.factor**k, self.minimum)
+
+    def _check_settings(self):
+        if not self.factor > 0:
+            raise ValueError(f"factor must be positive, got {self.factor!r}")
 
     def rebase(self, factor):
         """From now on divide by ``factor`` per unit, starting from the current value.
@@ -153,6 +188,10 @@ class LinearRamp(Schedule):
         self.start_value, self.end_value = float(start_value), float(end_value)
         self.start, self.end = start, end
         self._apply()
+
+    def _check_settings(self):
+        if not self.end > self.start:
+            raise ValueError(f"end ({self.end}) must come after start ({self.start})")
 
     def value(self, k):
         fraction = min(max((k - self.start) / (self.end - self.start), 0.0), 1.0)

@@ -28,6 +28,7 @@ class SGD(Optimizer):
 
     hyperparameter_names = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
     state_names = ("momentum_buffer",)
+    required_state_names = state_names
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
         super().__init__(params)

@@ -4,7 +4,7 @@ Each entry is a *builder*: a function that, given the data density and the run's
 returns a :class:`Setup` -- the two players, their optimizers, the samplers and the keyword
 arguments of Algorithm 1 (minigan/gan/algorithm.py, class GAN) that make up that variant:
 
-    from minigan.gan import variants
+    from minigan.experiments import variants
     setup = variants.build("wgan_gp", toy.ring(), gen, steps=2000)
     gan = setup.make_gan(gen)          # a GAN (or setup.gan_cls) ready to train
     gan.train(2000)
@@ -39,8 +39,10 @@ import numpy
 from .. import nn, optim
 from ..autograd import no_grad
 from ..data import toy
-from . import conditional, ebgan, losses, minibatch, noise, penalty
-from .algorithm import GAN
+from ..gan import conditional, ebgan, losses, minibatch, noise, penalty
+from ..gan.algorithm import GAN
+from ..gan.consensus import ConsensusGAN
+from ..gan.unrolled import UnrolledGAN
 
 #: name -> builder, in registration order
 VARIANTS: dict = {}
@@ -358,6 +360,30 @@ def conditional_gan(p_data, generator, *, steps, m=256, hidden=128, g_layers=2):
     opt_D, opt_G, schedules = adam_pair(G, D, steps)
     return Setup("conditional", G, D, opt_D, opt_G, conditional.LabelledNoise(toy.NormalNoise(DIM_Z), K), data,
                  dict(k=1, m=m, g_loss="non_saturating", schedules=schedules))
+
+
+@register("consensus")
+def consensus(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, gamma=10.0, lr=1e-4):
+    """Consensus optimisation (Mescheder, Nowozin and Geiger 2017) on the vanilla variant's networks and
+    losses, as in their 2-D experiment: simultaneous updates, RMSprop (lr 1e-4) for both players,
+    gamma = 10 (minigan/gan/consensus.py)."""
+    setup = vanilla(p_data, generator, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
+    setup.opt_D = optim.RMSprop(setup.D.parameters(), lr=lr)
+    setup.opt_G = optim.RMSprop(setup.G.parameters(), lr=lr)
+    setup.name, setup.gan_cls = "consensus", ConsensusGAN
+    setup.gan_kwargs.update(gamma=gamma, schedules=[])
+    return setup
+
+
+@register("unrolled")
+def unrolled(p_data, generator, *, steps, m=256, hidden=128, g_layers=2, unroll_steps=5):
+    """Unrolled GAN (Metz et al. 2016) with K = 5 (the paper varies K from 0 to 10 on its 2-D mixture;
+    5 fits our budget): the vanilla variant's networks, losses and Adam, G's loss taken against D after
+    K unrolled Adam steps (minigan/gan/unrolled.py)."""
+    setup = vanilla(p_data, generator, steps=steps, m=m, hidden=hidden, g_layers=g_layers)
+    setup.name, setup.gan_cls = "unrolled", UnrolledGAN
+    setup.gan_kwargs["unroll_steps"] = unroll_steps
+    return setup
 
 
 __all__ = ["Setup", "VARIANTS", "register", "names", "build", "mlp_G", "mlp_D", "mlp_D_body", "adam_pair"]
