@@ -57,12 +57,9 @@ MUTANTS = (
            "return gy * x * 2.0", "return gy * x",
            "x**2's backward drops the factor 2", OPS),
     Mutant("maximum-tie-both-full", "ops", "minigan/ops/arithmetic.py",
-           "share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)\n"
-           "        return sum_to(gy * share_a, a.shape), sum_to(gy * (1.0 - share_a), b.shape)",
-           "share_a = _tie_share(a.data > b.data, a.data == b.data, gy.dtype)\n"
-           "        tie = Tensor((a.data == b.data).astype(gy.dtype)) / 2.0; "
-           "return sum_to(gy * (share_a + tie), a.shape), sum_to(gy * (1.0 - share_a + tie), b.shape)",
-           "maximum(a, b) at a tie a == b gives both inputs the full gradient (total 2g)", OPS + TIES),
+           "return _split_at_ties(gy, a, b, a.data > b.data)",
+           "return _split_at_ties(gy * Tensor((1.0 + (a.data == b.data)).astype(gy.dtype)), a, b, a.data > b.data)",
+           "maximum(a, b) at a tie a == b gives both inputs the full gradient (total 2g)", TIES + OPS),
     Mutant("max-reduction-ties-full", "ops", "minigan/ops/reductions.py",
            "share = Tensor(winners / winners.sum(axis=self.axes, keepdims=True))", "share = Tensor(winners)",
            "max/min reductions give every tied winner the full gradient instead of a share",
@@ -229,8 +226,8 @@ MUTANTS = (
            'return arrays[key] if tag == "array" else arrays[key][()]', "return arrays[key]",
            "a saved NumPy scalar comes back as a 0-d array", CKPT),
     Mutant("checkpoint-tuple-as-list", "checkpoints", "minigan/checkpoint.py",
-           'return tuple(_decode(v, arrays, used) for v in x["items"])',
-           'return list(_decode(v, arrays, used) for v in x["items"])',
+           'return tuple(_decode(v, arrays, used, depth) for v in x["items"])',
+           'return list(_decode(v, arrays, used, depth) for v in x["items"])',
            "a saved tuple comes back as a list", CKPT),
     Mutant("checkpoint-allows-pickle", "checkpoints", "minigan/checkpoint.py",
            "with numpy.load(path, allow_pickle=False) as npz:", "with numpy.load(path, allow_pickle=True) as npz:",
