@@ -173,7 +173,8 @@ MUTANTS = (
            "changes the saved state dict in place", GAPS + OPTIM),
     # -- losses ---------------------------------------------------------------------------------
     Mutant("bce-grad-sign", "losses", "minigan/ops/losses.py",
-           "ga = gy * ((1.0 - t) * sigmoid(a) - t * sigmoid(-a))", "ga = gy * (t * sigmoid(-a) - (1.0 - t) * sigmoid(a))",
+           "ga = gy * ((1.0 - t) * sigmoid(a) - t * sigmoid(-a))",
+           "ga = gy * (t * sigmoid(-a) - (1.0 - t) * sigmoid(a))",
            "binary cross-entropy's backward gives t - sigmoid(a) for sigmoid(a) - t", LOSSES),
     Mutant("bce-log-not-log1p", "losses", "minigan/ops/losses.py",
            "+ xp.log1p(xp.exp(-xp.abs(a)))", "+ xp.log(1 + xp.exp(-xp.abs(a)))",

@@ -15,7 +15,8 @@ minigan`` finds the mutated package:
     python3 -m pytest -x -q -p no:cacheprovider -p no:randomly FIRST_FILES   # the likely killers, first
     python3 -m pytest -x -q -p no:cacheprovider -p no:randomly               # then everything, if they pass
 
-(both with --ignore=tests/test_mutate.py: that file checks the mutants' own text, see PYTEST). Both honour pyproject's default deselection of ``slow`` tests, so a mutant counts as killed
+(both with --ignore=tests/test_mutate.py: that file checks the mutants' own text, see PYTEST).
+Both honour pyproject's default deselection of ``slow`` tests, so a mutant counts as killed
 only if a test of the default command fails; a survivor has passed the whole default suite.
 MINIGAN_CACHE points into the scratch directory (with a link to the user's MNIST cache, if
 any), so a mutant can never write into the user's cache. The table (JSON) records, per
