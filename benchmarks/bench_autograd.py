@@ -1,6 +1,6 @@
 """Autograd overhead and a small MLP: minigan against PyTorch CPU on the same work.
 
-Two cases, measured with the interleaved paired-ratio method of benchmarks/harness.py:
+Three cases, measured with the interleaved paired-ratio method of benchmarks/harness.py:
 
 (a) per-op overhead: y = a * b + a on 2x2 float32 tensors, then y.backward(ones).
     The arrays are tiny, so this times the engine itself (building Functions and
@@ -8,11 +8,15 @@ Two cases, measured with the interleaved paired-ratio method of benchmarks/harne
     Target: minigan <= 0.5x PyTorch.
 (b) a 2-128-128-1 tanh MLP, forward and backward on a batch of 256 (float32).
     Target: minigan <= 1.0x PyTorch.
+(c) the graph of (a) summed to a scalar: (a * b + a).sum().backward() on 2x2 float64.
+    A loss is always such a scalar, so this adds what every training step pays on top
+    of (a): the sum, its backward (the gradient spread back over the summed axes) and
+    the implicit seed gradient 1. Target: minigan <= 0.5x PyTorch.
 
 Both sides start from the same weights and data, and we check that they compute the
-same outputs and gradients (float32 tolerance) before timing anything.
+same outputs and gradients (to their dtype's tolerance) before timing anything.
 
-Run: python3 benchmarks/bench_autograd.py [--pairs N]
+Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny]
 """
 from __future__ import annotations
 
@@ -61,6 +65,33 @@ def per_op_case(torch):
     step_torch()
     numpy.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=RTOL, atol=ATOL)
     numpy.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=RTOL, atol=ATOL)
+    return step_mg, step_torch
+
+
+def summed_case(torch):
+    """(c) (a * b + a).sum().backward() on 2x2 float64, fresh gradients each step."""
+    rng = numpy.random.default_rng(2)
+    a0, b0 = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
+
+    def step_mg():
+        a.grad = b.grad = None
+        (a * b + a).sum().backward()
+
+    step_mg()
+    numpy.testing.assert_allclose(a.grad.numpy(), b0 + 1, rtol=1e-12)  # float64: exact up to one rounding
+    numpy.testing.assert_allclose(b.grad.numpy(), a0, rtol=1e-12)
+    if torch is None:
+        return step_mg, None
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+
+    def step_torch():
+        ta.grad = tb.grad = None
+        (ta * tb + ta).sum().backward()
+
+    step_torch()
+    numpy.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    numpy.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
     return step_mg, step_torch
 
 
@@ -158,6 +189,7 @@ def mlp_floor(batch=256, sizes=(2, 128, 128, 1)):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="interleaved A/B block pairs per case")
+    parser.add_argument("--tiny", action="store_true", help="only the tiny-graph cases (a) and (c)")
     args = parser.parse_args(argv)
     torch = harness.torch_or_none()
     print(f"BLAS threads: {harness.blas_threads()}; torch: {torch.__version__ if torch else 'absent'}\n")
@@ -165,11 +197,16 @@ def main(argv=None):
     cases = [
         ("(a) per-op: y = a*b + a, backward, 2x2 f32", per_op_case, "<= 0.5x"),
         ("(b) MLP 2-128-128-1 tanh, batch 256, fwd+bwd", mlp_case, "<= 1.0x"),
+        ("(c) summed: (a*b + a).sum(), backward, 2x2 f64", summed_case, "<= 0.5x"),
     ]
+    if args.tiny:
+        cases = [case for case in cases if case[1] is not mlp_case]
     for name, make, target in cases:
         fn_mg, fn_torch = make(torch)
         result = harness.compare(fn_mg, fn_torch, pairs=args.pairs)
         print(harness.format_row(name, result, target), flush=True)
+    if args.tiny:
+        return
     by_hand, gemms_alone, flops = mlp_floor()
     hand = harness.compare(by_hand, None, pairs=args.pairs)["ms_a"]
     gemm = harness.compare(gemms_alone, None, pairs=args.pairs)["ms_a"]
