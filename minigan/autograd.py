@@ -223,7 +223,7 @@ class Tensor:
                     f"backward: grad can be implicit only for a one-element output, got shape "
                     f"{self.shape}; pass grad= with that shape"
                 )
-            grad = Tensor(backend.array_module(self.data).ones_like(self.data))
+            grad = Tensor(backend.array_module(self.data).ones(self.shape, self.dtype))
         elif not isinstance(grad, Tensor):
             grad = Tensor(grad, dtype=self.data.dtype)
         _run_backward([self], [grad], retain_graph or create_graph, create_graph, inputs=None)
@@ -259,15 +259,16 @@ class Function:
         4. wrap each output array in a Tensor whose creator is this Function
            (``_wrap_outputs``).
         """
-        inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
         arrays = [x.data for x in inputs]
+        needs_grad = tuple([x.requires_grad for x in inputs])
         fn = cls(**params)
         backend.check_same_backend(fn.name, arrays)
         ys = fn.forward(*arrays)
-        record = Config.grad_enabled and any(x.requires_grad for x in inputs)
+        record = Config.grad_enabled and any(needs_grad)
         if record:
             fn.inputs = inputs
-            fn.needs_grad = tuple(x.requires_grad for x in inputs)
+            fn.needs_grad = needs_grad
             fn.saved_arrays = arrays
             fn.saved_at = _version_clock
         return _wrap_outputs(fn, ys, record)
@@ -389,12 +390,9 @@ def _topological_order(roots):
 def _add_grads(old, new):
     """old + new, out of place: a new Tensor, so a gradient held elsewhere is never changed.
 
-    Recorded as an op only while the backward pass is itself recorded (create_graph);
-    otherwise the arrays are added directly.
+    An op like any other: recorded only while the backward pass itself is (create_graph).
     """
-    if Config.grad_enabled:
-        return old + new
-    return _new_tensor(old.data + new.data)
+    return old + new
 
 
 def _deliver(t, g, pending, leaves, captured):
@@ -465,9 +463,8 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
                         f"{fn.name}.backward: gradient of shape {gx.shape} for an input of shape "
                         f"{x.shape}; a broadcast was not reduced back (sum_to)"
                     )
-                dtype = x.data.dtype
-                if gx.data.dtype is not dtype and gx.data.dtype != dtype:  # mixed dtypes promoted forward
-                    gx = gx.astype(dtype)  # a gradient has its input's dtype
+                if gx.data.dtype != x.data.dtype:  # mixed dtypes were promoted in forward
+                    gx = gx.astype(x.data.dtype)  # a gradient has its input's dtype
                 _deliver(x, gx, pending, leaves, captured)
         if inputs is None:  # 3. add to each leaf's .grad, out of place
             for leaf, g in leaves.values():

@@ -243,11 +243,16 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    try:
-        numpy.broadcast_shapes(x.shape, shape)
-    except ValueError:
-        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
+    if not _broadcasts(x.shape, shape):
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
     return BroadcastTo.apply(x, shape=shape)
+
+
+def _broadcasts(source, target) -> bool:
+    """NumPy's rule: align the shapes on the right; each source length must be 1 or equal the target's."""
+    if len(source) > len(target):
+        return False
+    return all(n == 1 or n == m for n, m in zip(reversed(source), reversed(target)))
 
 
 def sum_to(x, shape):
