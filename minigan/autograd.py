@@ -79,7 +79,8 @@ _FLOAT_DEFAULT = numpy.float32
 
 
 def _to_array(data, dtype=None):
-    """An xp array from any array-like; Python floats become float32 (PyTorch's default)."""
+    """An xp array from any array-like. Python floats (and lists of them) become float32,
+    PyTorch's default; NumPy arrays and NumPy scalars keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, numpy.ndarray) or backend.is_cupy_array(data):
@@ -90,7 +91,7 @@ def _to_array(data, dtype=None):
     xp = backend.default_module()
     if dtype is None:
         arr = numpy.asarray(data)
-        if arr.dtype == numpy.float64:
+        if arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):  # a NumPy scalar chose float64
             arr = arr.astype(_FLOAT_DEFAULT)
         return xp.asarray(arr)
     return xp.asarray(data, dtype=dtype)

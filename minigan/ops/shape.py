@@ -60,7 +60,10 @@ class BroadcastTo(Function):
 
     def forward(self, x):
         xp = backend.array_module(x)
-        return xp.broadcast_to(x, self.shape)
+        try:  # xp checks NumPy's broadcasting rule itself; name the op in its refusal
+            return xp.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {self.shape}") from None
 
     def backward(self, gy):
         return sum_to(gy, self.inputs[0].shape)
@@ -243,16 +246,7 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    if not _broadcasts(x.shape, shape):
-        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
     return BroadcastTo.apply(x, shape=shape)
-
-
-def _broadcasts(source, target) -> bool:
-    """NumPy's rule: align the shapes on the right; each source length must be 1 or equal the target's."""
-    if len(source) > len(target):
-        return False
-    return all(n == 1 or n == m for n, m in zip(reversed(source), reversed(target)))
 
 
 def sum_to(x, shape):
