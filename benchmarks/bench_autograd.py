@@ -16,13 +16,18 @@ Three cases, measured with the interleaved paired-ratio method of benchmarks/har
 Both sides start from the same weights and data, and we check that they compute the
 same outputs and gradients (to their dtype's tolerance) before timing anything.
 
-Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny]
+With --shortcuts it measures instead what the engine's one speed shortcut
+(minigan/autograd.py, ``_wrap_outputs``) saves: cases (a) and (c) timed, paired, with
+it and with its plain form (outputs built through ``Tensor.__init__``, always as a tuple).
+
+Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny | --shortcuts]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import weakref
 
 import numpy
 
@@ -32,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
 
 import minigan as mg  # noqa: E402
+import minigan.autograd as autograd  # noqa: E402
 import minigan.functional as F  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: ~1e-7 per rounding, a few hundred terms per sum
@@ -186,11 +192,48 @@ def mlp_floor(batch=256, sizes=(2, 128, 128, 1)):
     return by_hand, gemms_alone, flops
 
 
+def plain_wrap_outputs(fn, ys, record):
+    """_wrap_outputs without its shortcuts: every output through Tensor.__init__, as a tuple."""
+    arrays = ys if type(ys) is tuple else (ys,)
+    if record and any(a.dtype.kind == "c" for a in arrays):
+        autograd._refuse_complex(fn)
+    outputs = tuple(mg.Tensor(a, requires_grad=record) for a in arrays)
+    if record:
+        for i, t in enumerate(outputs):
+            t.creator, t._index = fn, i
+        fn.outputs = tuple(weakref.ref(t) for t in outputs)
+    return outputs if type(ys) is tuple else outputs[0]
+
+
+def shortcut_costs(pairs):
+    """Cases (a) and (c) with the plain output wrapping patched in, paired against the shortcut."""
+    kept = autograd._wrap_outputs
+    print("| case | plain ms | with the shortcut ms | plain / shortcut (median) | spread |\n| --- | --- | --- | --- | --- |")
+    for name, make in [("(a) per-op", per_op_case), ("(c) summed", summed_case)]:
+        step, _ = make(None)
+
+        def plain_step():
+            autograd._wrap_outputs = plain_wrap_outputs
+            try:
+                step()
+            finally:
+                autograd._wrap_outputs = kept
+
+        plain_step()  # the plain form computes the same gradients (make's checks ran on the shortcut)
+        r = harness.compare(plain_step, step, pairs=pairs)
+        print(f"| {name} | {r['ms_a']:.3f} | {r['ms_b']:.3f} | {r['ratio']:.2f}x | {r['lo']:.2f}-{r['hi']:.2f} |",
+              flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="interleaved A/B block pairs per case")
     parser.add_argument("--tiny", action="store_true", help="only the tiny-graph cases (a) and (c)")
+    parser.add_argument("--shortcuts", action="store_true", help="what _wrap_outputs's shortcut saves in (a), (c)")
     args = parser.parse_args(argv)
+    if args.shortcuts:
+        shortcut_costs(args.pairs)
+        return
     torch = harness.torch_or_none()
     print(f"BLAS threads: {harness.blas_threads()}; torch: {torch.__version__ if torch else 'absent'}\n")
     print(harness.TABLE_HEADER)
