@@ -242,7 +242,9 @@ def run(args, argv):
             finished(i, *run_one(job))
     else:
         import multiprocessing
-        with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(args.workers) as pool:
+        # a forked child cannot use the CUDA context its parent made: CuPy runs start their workers fresh
+        method = "fork" if sys.platform != "win32" and args.backend == "numpy" else "spawn"
+        with multiprocessing.get_context(method).Pool(args.workers) as pool:
             for i, result in enumerate(pool.imap(run_one, jobs)):
                 finished(i, *result)
 

@@ -85,13 +85,15 @@ def _to_array(data, dtype=None):
         data = data.data
     if isinstance(data, numpy.ndarray) or backend.is_cupy_array(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, numpy.generic):  # a NumPy scalar (x > 0 on a 0-d array gives one) is host data too
+        return numpy.asarray(data, dtype=dtype)
     if type(data).__module__.split(".")[0] == "cupy":
         backend.backend_of(data)  # loads cupy so later dispatch recognises it
-        return data if dtype is None else data.astype(dtype)
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     xp = backend.default_module()
     if dtype is None:
         arr = numpy.asarray(data)
-        if arr.dtype == numpy.float64 and not isinstance(data, numpy.generic):  # a NumPy scalar chose float64
+        if arr.dtype == numpy.float64:
             arr = arr.astype(_FLOAT_DEFAULT)
         return xp.asarray(arr)
     return xp.asarray(data, dtype=dtype)
@@ -225,8 +227,8 @@ class Tensor:
                     f"{self.shape}; pass grad= with that shape"
                 )
             grad = Tensor(backend.array_module(self.data).ones(self.shape, self.dtype))
-        elif not isinstance(grad, Tensor):
-            grad = Tensor(grad, dtype=self.data.dtype)
+        elif not isinstance(grad, Tensor):  # a raw array or list: placed where the output lives
+            grad = Tensor(backend.to_backend(_to_array(grad), backend.backend_of(self.data)), dtype=self.data.dtype)
         _run_backward([self], [grad], retain_graph or create_graph, create_graph, inputs=None)
 
 
@@ -519,7 +521,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"grad: grad_outputs is required for an output of shape {o.shape}")
             g = Tensor(backend.array_module(o.data).ones_like(o.data))
         elif not isinstance(g, Tensor):
-            g = Tensor(g, dtype=o.dtype)
+            g = Tensor(backend.to_backend(_to_array(g), backend.backend_of(o.data)), dtype=o.dtype)
         gos.append(g)
     if retain_graph is None:
         retain_graph = create_graph

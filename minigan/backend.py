@@ -18,6 +18,7 @@ NumPy-only machine never notices CuPy exists.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 
 import numpy
@@ -33,19 +34,68 @@ class BackendError(RuntimeError):
     """Raised when a backend is unknown, unavailable, or two backends are mixed in one op."""
 
 
+# Which failure means what, and the fix to suggest (matched on the quoted error, lowercased).
+_FIXES = (
+    (("no module named", "importerror"),
+     "install CuPy with the extra that matches the CUDA major version `nvidia-smi` reports: "
+     "`pip install 'minigan[cuda12]'` or `pip install 'minigan[cuda13]'`"),
+    (("insufficient", "driver version"),
+     "the NVIDIA driver is older than this CuPy's CUDA: install the cuda12 extra instead of cuda13, "
+     "or update the driver"),
+    (("nvrtc", "cublas", "curand", "libcu", "cannot open shared object"),
+     "a CUDA library is missing: install CuPy through minigan's extra (`minigan[cuda12]` brings "
+     "cupy-cuda12x[ctk], whose ctk extra installs the CUDA libraries)"),
+    (("no cuda-capable device", "nodevice", "0 cuda devices", "no device", "initialization error"),
+     "no GPU answers: check that `nvidia-smi` lists one (and CUDA_VISIBLE_DEVICES does not hide it)"),
+)
+
+
+def _fix_for(err) -> str:
+    text = f"{type(err).__name__}: {err}".lower()
+    for needles, fix in _FIXES:
+        if any(n in text for n in needles):
+            return fix
+    return "check `nvidia-smi` and the CuPy install (`python -c 'import cupy; cupy.show_config()'`)"
+
+
+def _probe(cp) -> None:
+    """Prove CuPy works before trusting it: a device answers, a kernel compiles and runs, a matmul runs.
+
+    Importing cupy succeeds without a driver, and a driver without NVRTC or cuBLAS fails only at
+    the first elementwise kernel or matmul; each stage is named in the error it raises.
+    """
+    stage = "counting CUDA devices"
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("cupy imported but reports 0 CUDA devices")
+        stage = "running an elementwise kernel (compiled by NVRTC)"
+        v = cp.arange(8, dtype=cp.float32)
+        total = float((v * 2 + 1).sum())
+        if total != 64.0:
+            raise RuntimeError(f"2 * arange(8) + 1 summed to {total}, expected 64")
+        stage = "running a matmul (cuBLAS)"
+        a = cp.ones((16, 16), dtype=cp.float32)
+        m = (a @ a).get()
+        if not (m == 16.0).all():
+            raise RuntimeError("ones(16, 16) @ ones(16, 16) is not all 16")
+    except Exception as err:
+        raise RuntimeError(f"while {stage}: {type(err).__name__}: {err}") from err
+
+
 def _load_cupy():
-    """Import cupy once and check that a CUDA device answers; remember any failure."""
+    """Import cupy once and probe it (see _probe); remember any failure.
+
+    The module imported is ``cupy``, or the one named by the environment variable
+    ``MINIGAN_CUPY_MODULE``: the test suite points it at its CuPy stand-in
+    (tests/support/fake_cupy) to run subprocesses such as the demos on it.
+    """
     global _cupy, _cupy_error, _cupy_tried
     if _cupy_tried:
         return _cupy
     _cupy_tried = True
     try:
-        import cupy  # noqa: PLC0415 - the one guarded import of cupy in minigan
-
-        # Importing cupy succeeds without a driver; touching the device is what fails.
-        count = cupy.cuda.runtime.getDeviceCount()
-        if count < 1:
-            raise RuntimeError("cupy imported but reports 0 CUDA devices")
+        cupy = importlib.import_module(os.environ.get("MINIGAN_CUPY_MODULE") or "cupy")
+        _probe(cupy)
         _cupy = cupy
     except Exception as err:  # ImportError, CUDARuntimeError, missing libraries ...
         _cupy_error = err
@@ -53,8 +103,25 @@ def _load_cupy():
     return _cupy
 
 
+@contextlib.contextmanager
+def cupy_stand_in(module):
+    """Use ``module`` as CuPy inside the block (a test double for machines without a GPU).
+
+    The module must pass the same probe as CuPy. The test suite uses this to run its tests on
+    tests/support/fake_cupy; nothing in minigan calls it.
+    """
+    global _cupy, _cupy_error, _cupy_tried, _default
+    _probe(module)
+    saved = (_cupy, _cupy_error, _cupy_tried, _default)
+    _cupy, _cupy_error, _cupy_tried = module, None, True
+    try:
+        yield module
+    finally:
+        _cupy, _cupy_error, _cupy_tried, _default = saved
+
+
 def cupy_available() -> bool:
-    """True when cupy imports and a CUDA device answers."""
+    """True when cupy imports and passes the probe (a device, a kernel, a matmul)."""
     return _load_cupy() is not None
 
 
@@ -66,13 +133,12 @@ def cupy_unavailable_reason() -> str:
 
 
 def get_cupy():
-    """The cupy module, or a BackendError that quotes why it could not be loaded."""
+    """The cupy module, or a BackendError that quotes why it could not be loaded and says the fix."""
     cp = _load_cupy()
     if cp is None:
         raise BackendError(
             "backend 'cupy' was requested but CuPy is not usable on this machine "
-            f"({cupy_unavailable_reason()}). Install it with `pip install minigan[cuda12]` "
-            "or `minigan[cuda13]` on a machine with an NVIDIA GPU, or use backend 'numpy'."
+            f"({cupy_unavailable_reason()}). Fix: {_fix_for(_cupy_error)}; or use backend 'numpy'."
         )
     return cp
 
@@ -131,8 +197,9 @@ def backend_of(a) -> str:
     """'numpy' or 'cupy' for one array."""
     if isinstance(a, numpy.ndarray) or numpy.isscalar(a):
         return "numpy"
-    if type(a).__module__.split(".")[0] == "cupy":
-        _load_cupy()
+    if is_cupy_array(a):
+        return "cupy"
+    if type(a).__module__.split(".")[0] == "cupy" and _load_cupy() is not None and is_cupy_array(a):
         return "cupy"
     raise BackendError(f"expected a numpy or cupy array, got {type(a).__name__}")
 
@@ -175,11 +242,11 @@ def as_numpy(a):
     return numpy.asarray(a)
 
 
-def scatter_add(xp, target, index, values) -> None:
-    """target[index] += values, accumulating over repeated indices (np.add.at)."""
-    if xp is numpy:
-        numpy.add.at(target, index, values)
-    else:
-        import cupyx  # noqa: PLC0415 - only reached with cupy arrays
+def synchronize() -> None:
+    """Wait until the GPU has finished the work queued so far (nothing to wait for on NumPy).
 
-        cupyx.scatter_add(target, index, values)
+    CuPy launches kernels asynchronously: a clock read right after an op measures the launch,
+    not the work. Benchmarks call this before reading the clock.
+    """
+    if _cupy is not None:
+        _cupy.cuda.Device().synchronize()

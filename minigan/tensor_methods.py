@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import numpy
 
-from . import ops
+from . import backend, ops
 from .autograd import Config, Tensor, no_grad
 
 
-def _compare(op):
+def _compare(symbol, op):
     def method(self, other):  # comparisons give data (bool tensors), never gradients
         other = other.data if isinstance(other, Tensor) else other
+        if hasattr(other, "shape"):  # an array: both sides must live on one backend
+            backend.check_same_backend(f"comparison {symbol}", [self.data, other])
         return Tensor(op(self.data, other))
 
     return method
@@ -126,12 +128,12 @@ def _bind():
     T.__matmul__ = ops.matmul
     T.__rmatmul__ = _reflected(ops.matmul)
     T.__getitem__ = ops.getitem
-    T.__lt__ = _compare(lambda a, b: a < b)
-    T.__le__ = _compare(lambda a, b: a <= b)
-    T.__gt__ = _compare(lambda a, b: a > b)
-    T.__ge__ = _compare(lambda a, b: a >= b)
-    T.__eq__ = _compare(lambda a, b: a == b)
-    T.__ne__ = _compare(lambda a, b: a != b)
+    T.__lt__ = _compare("<", lambda a, b: a < b)
+    T.__le__ = _compare("<=", lambda a, b: a <= b)
+    T.__gt__ = _compare(">", lambda a, b: a > b)
+    T.__ge__ = _compare(">=", lambda a, b: a >= b)
+    T.__eq__ = _compare("==", lambda a, b: a == b)
+    T.__ne__ = _compare("!=", lambda a, b: a != b)
     T.__abs__ = ops.abs
     T.__iadd__ = _inplace(ops.add, "+")
     T.__isub__ = _inplace(ops.sub, "-")

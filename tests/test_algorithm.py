@@ -8,6 +8,9 @@ from minigan.data import toy
 from minigan.gan import losses
 from minigan.gan.algorithm import GAN
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def make(seed=0, k=1, m=16, g_loss="non_saturating", simultaneous=False, dropout=False, **kw):
     gen = mg.Generator(seed)

@@ -13,6 +13,9 @@ from minigan.autograd import Function, Tensor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def test_acceptance_line_prints_2_4():
     code = ("import minigan as mg; x = mg.tensor([1.0, 2.0], requires_grad=True); "

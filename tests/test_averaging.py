@@ -1,11 +1,14 @@
-"""The moving average of the parameters (minigan/optim/averaging.py) and GAN(averages=...)."""
+"""The moving average of the parameters (minigan/optim/averaging.py) and GAN(averages=...), on every backend."""
 import numpy
 import pytest
 
 import minigan as mg
 from minigan import checkpoint, nn, optim
+from minigan.backend import as_numpy as host
 from minigan.data import toy
 from minigan.gan.algorithm import GAN
+
+pytestmark = pytest.mark.usefixtures("xp_backend")
 
 
 def make(seed=0, beta=0.9, average=True):
@@ -26,12 +29,12 @@ def test_average_is_the_closed_form_weighted_mean_of_the_iterates():
     avg = optim.ExponentialMovingAverage(opt, beta)
     thetas = [p.numpy().copy()]
     for _ in range(7):
-        p.data = p.data + rng.normal(size=3)  # any sequence of iterates
+        p.data = (p + mg.tensor(rng.normal(size=3))).data  # any sequence of iterates
         thetas.append(p.numpy().copy())
         avg.step()
     n = len(thetas) - 1
     expected = beta ** n * thetas[0] + (1 - beta) * sum(beta ** (n - j) * thetas[j] for j in range(1, n + 1))
-    numpy.testing.assert_allclose(avg.average[0], expected, rtol=1e-12, atol=1e-12)  # float64
+    numpy.testing.assert_allclose(host(avg.average[0]), expected, rtol=1e-12, atol=1e-12)  # float64
     assert avg.updates == 7
 
 
@@ -61,7 +64,7 @@ def test_an_update_inside_swapped_in_does_not_write_into_the_average():
         p.grad = mg.tensor(numpy.array([1.0, 1.0]))
         opt.step()  # in place, into whatever p holds now
         numpy.testing.assert_array_equal(p.numpy(), [0.5, 1.5])
-    numpy.testing.assert_array_equal(avg.average[0], [1.0, 2.0])
+    numpy.testing.assert_array_equal(host(avg.average[0]), [1.0, 2.0])
     numpy.testing.assert_array_equal(p.numpy(), [1.0, 2.0])
 
 
@@ -84,7 +87,7 @@ def test_checkpoint_resumes_the_average_exactly(tmp_path):
     assert resumed.load_checkpoint(path) == 4
     resumed.train(8, progress=False)
     for a, b in zip(straight.averages[0].average, resumed.averages[0].average):
-        numpy.testing.assert_array_equal(a, b)
+        numpy.testing.assert_array_equal(host(a), host(b))
     assert resumed.averages[0].updates == 8
 
 
@@ -97,7 +100,7 @@ def test_adding_an_average_on_resume_is_explicit(tmp_path):
         later.load_checkpoint(path)
     assert later.load_checkpoint(path, start_missing_averages=True) == 3
     for a, p in zip(later.averages[0].average, later.G.parameters()):
-        numpy.testing.assert_array_equal(a, p.numpy())  # starts at the restored parameters
+        numpy.testing.assert_array_equal(host(a), p.numpy())  # starts at the restored parameters
     assert later.averages[0].updates == 0
 
 
@@ -119,12 +122,13 @@ def test_uniform_average_is_the_plain_mean_of_the_iterates_since_the_start():
     avg, rng = optim.UniformAverage(optim.SGD([p], lr=0.1)), numpy.random.default_rng(1)
     thetas = [p.numpy().copy()]
     for _ in range(9):
-        p.data = p.data + rng.normal(size=3)
+        p.data = (p + mg.tensor(rng.normal(size=3))).data
         thetas.append(p.numpy().copy())
         avg.step()
-        numpy.testing.assert_allclose(avg.average[0], numpy.mean(thetas, axis=0), rtol=1e-12, atol=1e-12)  # float64
+        mean = numpy.mean(thetas, axis=0)
+        numpy.testing.assert_allclose(host(avg.average[0]), mean, rtol=1e-12, atol=1e-12)  # float64
     avg.reset()
-    numpy.testing.assert_array_equal(avg.average[0], thetas[-1])
+    numpy.testing.assert_array_equal(host(avg.average[0]), thetas[-1])
     assert avg.updates == 0
 
 
@@ -145,8 +149,19 @@ def test_uniform_average_resumes_exactly_and_is_not_an_exponential_one(tmp_path)
     resumed = run(6, path, resume=True)
     assert resumed.averages[0].updates == whole.averages[0].updates == 6
     for a, b in zip(resumed.averages[0].average, whole.averages[0].average):
-        numpy.testing.assert_array_equal(a, b)
+        numpy.testing.assert_array_equal(host(a), host(b))
     ema = optim.ExponentialMovingAverage(whole.opt_G, beta=0.5)
     checkpoint.save(tmp_path / "e.npz", avg=ema)
     with pytest.raises(checkpoint.CheckpointError, match="UniformAverage"):
         checkpoint.restore(tmp_path / "e.npz", avg=optim.UniformAverage(whole.opt_G))
+
+
+def test_the_average_follows_the_module_to_another_backend(xp_backend):
+    """After G.to(backend) the average moves with the parameters, as optimizer state does."""
+    G = nn.Linear(3, 2, generator=mg.Generator(0)).to("numpy")
+    avg = optim.ExponentialMovingAverage(optim.SGD(G.parameters(), lr=0.1), beta=0.5)
+    G.to(xp_backend)
+    avg.step()
+    assert all(mg.backend.backend_of(a) == xp_backend for a in avg.average)
+    with avg.swapped_in():
+        assert G.weight.backend == xp_backend

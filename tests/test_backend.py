@@ -1,9 +1,10 @@
 """minigan/backend.py: choosing a backend, CuPy's absence reported with its reason, and
 NumPy and CuPy arrays never meeting silently in one op.
 
-Mixing is tested twice: on a real GPU through the xp_backend fixture (skipped without
-one), and everywhere with a fake CuPy whose ndarray is a numpy.ndarray subclass, so the
-check that guards every op really runs on a CPU-only machine."""
+Mixing is tested three times: through the xp_backend fixture (on a real GPU when there is
+one, and always on the strict CuPy stand-in of tests/support/fake_cupy, whose own rules are
+tested in tests/test_stand_in.py), and here with a minimal fake CuPy whose ndarray is a
+numpy.ndarray subclass, so the check that guards every op runs on a CPU-only machine."""
 from __future__ import annotations
 
 import os
@@ -144,10 +145,11 @@ def test_mixing_backends_names_the_op_and_both_backends_fake_cupy(fake_cupy):
         assert "Tensor.to('numpy')" in msg
 
 
-@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu)], indirect=True)
+@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu),
+                                        pytest.param("stand-in", marks=pytest.mark.stand_in)], indirect=True)
 def test_mixing_backends_real_cupy(xp_backend):
     """On a GPU machine: a cupy tensor plus a numpy tensor is an error naming the op.
-    (Mixing needs two backends, so there is no numpy-only run; the fake CuPy above covers the CPU.)"""
+    (Mixing needs two backends, so there is no numpy-only run; the CuPy stand-in runs it without a GPU.)"""
     a = mg.ones(3)  # on cupy, from the fixture's scope
     b = mg.tensor(numpy.ones(3, dtype=numpy.float32)).to("numpy")
     assert a.backend == "cupy" and b.backend == "numpy"
@@ -167,12 +169,6 @@ def test_ops_follow_the_data_on_each_backend(xp_backend):
     assert x.grad.backend == xp_backend
     x0 = numpy.array([0.5, -1.0, 2.0], dtype=numpy.float32)
     numpy.testing.assert_allclose(x.grad.numpy(), numpy.exp(x0) * (1 + x0), rtol=1e-6)
-
-
-def test_scatter_add_accumulates_repeats():
-    target = numpy.zeros(3)
-    backend.scatter_add(numpy, target, numpy.array([0, 0, 2]), numpy.array([1.0, 2.0, 5.0]))
-    numpy.testing.assert_array_equal(target, [3.0, 0.0, 5.0])
 
 
 def test_backend_of_rejects_other_types():

@@ -12,6 +12,11 @@ import minigan
 import minigan.functional as F
 from minigan import backend, checkpoint, nn, optim
 from minigan.checkpoint import CheckpointError
+from minigan.data import toy
+from minigan.gan.algorithm import GAN
+
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
 
 
 def assert_same(a, b, where="state"):
@@ -375,3 +380,35 @@ def test_restore_errors_and_all_or_nothing(good_file):
     with pytest.raises(CheckpointError, match=expected):
         checkpoint.restore(path, G=G, H=H)
     numpy.testing.assert_array_equal(G.weight.numpy(), G_before)
+
+
+def _trained_gan(seed=0):
+    gen = minigan.Generator(seed)
+    G = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.ReLU(), nn.Linear(8, 2, generator=gen))
+    D = nn.Sequential(nn.Linear(2, 8, generator=gen), nn.LeakyReLU(0.2), nn.Linear(8, 1, generator=gen))
+    opt_D = optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt_G = optim.SGD(G.parameters(), lr=0.05, momentum=0.5)
+    return GAN(G, D, opt_D, opt_G, toy.NormalNoise(2), toy.ring(), generator=gen, m=8,
+               averages=[optim.ExponentialMovingAverage(opt_G, 0.9)])
+
+
+@pytest.mark.parametrize("direction", ["save here, load on numpy", "save on numpy, load here"])
+def test_a_checkpoint_moves_between_backends(tmp_path, xp_backend, direction):
+    """Saved on one backend, loaded on the other: the same numbers, on the loading side's backend."""
+    path = tmp_path / "run.npz"
+    here = xp_backend
+    save_on, load_on = (here, "numpy") if direction.startswith("save here") else ("numpy", here)
+    with minigan.backend_scope(save_on):
+        saved = _trained_gan()
+        saved.train(3, checkpoint_path=path, progress=False)
+    with minigan.backend_scope(load_on):
+        loaded = _trained_gan(seed=1)
+        assert loaded.load_checkpoint(path) == 3
+        for a, b in zip(saved.G.parameters(), loaded.G.parameters()):
+            assert b.backend == load_on
+            numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+        for a, b in zip(saved.averages[0].average, loaded.averages[0].average):
+            assert backend.backend_of(b) == load_on
+            numpy.testing.assert_array_equal(backend.as_numpy(a), backend.as_numpy(b))
+        loaded.train(5, progress=False)  # optimizer state and the average were placed where training runs
+        assert all(p.backend == load_on for p in loaded.D.parameters())

@@ -17,6 +17,9 @@ import minigan.functional as F
 # float64: the ops and the formulas round differently in a handful of places.
 RTOL, ATOL = 1e-12, 1e-15
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def _sigmoid(a):
     return 1.0 / (1.0 + numpy.exp(-a))

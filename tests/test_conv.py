@@ -27,6 +27,9 @@ TOL = dict(rtol=1e-12, atol=1e-12)
 
 # -- naive references (loops over every output or input pixel) --------------------------------
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def conv2d_ref(x, W, b, stride, padding):
     """y[n, o, y, x] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s y + i, s x + j], pixel by pixel."""
@@ -367,7 +370,8 @@ def test_double_backward_against_torch(transposed):
 # -- backends and the chapter ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu)], indirect=True)
+@pytest.mark.parametrize("xp_backend", [pytest.param("cupy", marks=pytest.mark.gpu),
+                                        pytest.param("stand-in", marks=pytest.mark.stand_in)], indirect=True)
 def test_same_values_on_cupy_as_on_numpy(xp_backend):
     """The im2col code uses only xp array operations, so CuPy runs it unchanged. The reference is
     the NumPy run (itself checked against PyTorch above), so there is no numpy-against-numpy case."""

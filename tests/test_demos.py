@@ -1,4 +1,4 @@
-"""The toy demos run end to end and leave what they promise (issue 4, Deliver 4).
+"""The toy demos run end to end and leave what they promise.
 
 Smoke tests (default run): each demo for a few iterations into tmp_path, run as a user runs it (a fresh
 ``python3 demos/NAME.py`` process), checking the files it writes and the keys and shapes of metrics.json

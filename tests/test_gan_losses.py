@@ -9,6 +9,9 @@ from minigan.gan import losses
 A = numpy.array([-30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 30.0])  # logits, including confident ones
 B = numpy.array([2.0, -1.0, 0.3, 0.0, -6.0, 1.5, -0.2])
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def t(x):
     return mg.tensor(numpy.asarray(x, dtype=numpy.float64), requires_grad=True)

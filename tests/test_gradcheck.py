@@ -10,6 +10,9 @@ import minigan as mg
 from minigan.autograd import Function, Tensor
 from minigan.gradcheck import GradcheckError, numerical_grad
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 class WrongSquare(Function):
     """y = x^2 with the wrong derivative 3x (the right one is 2x): off by |x| per element."""

@@ -14,6 +14,9 @@ import minigan
 import minigan.functional as F
 from minigan import Generator, Tensor, gradcheck, gradgradcheck
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def t64(a, grad=True):
     return Tensor(numpy.asarray(a, dtype=numpy.float64), requires_grad=grad)

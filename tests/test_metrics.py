@@ -15,6 +15,9 @@ from minigan.gan.metrics import (
     parzen_log_likelihoods, ring_centers, select_parzen_sigma,
 )
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def direct_parzen(samples, data, sigma):
     """log p(x) for each x, one example at a time, with explicit differences x - g_i (float64)."""
@@ -87,7 +90,8 @@ def test_parzen_accepts_tensors_and_float32(rng):
     g, x = rng.random((20, 6)).astype(numpy.float32), rng.random((9, 6)).astype(numpy.float32)
     got = parzen_log_likelihoods(minigan.tensor(g), minigan.tensor(x), 0.3)
     assert got.dtype == numpy.float64
-    numpy.testing.assert_allclose(got, direct_parzen(g, x, 0.3), atol=1e-9)
+    assert minigan.backend.backend_of(got) == minigan.default_backend()  # computed where the samples live
+    numpy.testing.assert_allclose(minigan.backend.as_numpy(got), direct_parzen(g, x, 0.3), atol=1e-9)
 
 
 def test_select_parzen_sigma_picks_the_best_of_the_grid(rng):
@@ -273,3 +277,18 @@ def test_frechet_errors():
 
 def test_metrics_module_names_the_paper_grid():
     numpy.testing.assert_allclose(metrics.PARZEN_SIGMAS, 10.0 ** numpy.linspace(-1, 0, 10))
+
+
+def test_inception_score_and_frechet_distance_take_device_arrays(rng, xp_backend):
+    """Scores of arrays on the backend under test equal the scores of their host copies."""
+    probs = rng.dirichlet(numpy.ones(10), size=60)
+    feats_a, feats_b = rng.standard_normal((80, 5)), rng.standard_normal((70, 5)) + 0.3
+    on = minigan.tensor  # the default backend: the fixture's
+    assert inception_score(on(probs), splits=3) == pytest.approx(inception_score(probs, splits=3), rel=1e-12)
+    stats_dev = feature_statistics(on(feats_a)), feature_statistics(on(feats_b))
+    stats_host = feature_statistics(feats_a), feature_statistics(feats_b)
+    for dev, host in zip(stats_dev, stats_host):
+        for d, h in zip(dev, host):
+            numpy.testing.assert_allclose(minigan.backend.as_numpy(d), h, rtol=1e-12, atol=1e-12)  # float64
+    on_host = frechet_distance(*stats_host[0], *stats_host[1])
+    assert frechet_distance(*stats_dev[0], *stats_dev[1]) == pytest.approx(on_host, rel=1e-9)

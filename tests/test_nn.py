@@ -14,6 +14,8 @@ import minigan.functional as F
 from minigan import Generator, Tensor, nn
 from minigan.nn import init
 
+H = minigan.backend.as_numpy  # a host copy, for comparing with NumPy on any backend
+
 
 def mlp(seed=0, dtype=numpy.float32):
     g = Generator(seed)
@@ -114,11 +116,12 @@ def test_zero_grad_and_requires_grad_():
     assert m(x).requires_grad
 
 
-def test_call_is_forward():
+def test_call_is_forward(xp_backend):
     m = nn.Linear(3, 2, generator=Generator(0), dtype=numpy.float64)
-    x = Tensor(numpy.arange(6.0).reshape(2, 3))
-    numpy.testing.assert_array_equal(m(x).data, m.forward(x).data)
-    numpy.testing.assert_allclose(m(x).data, x.data @ m.weight.data.T + m.bias.data, rtol=1e-15)
+    x = minigan.tensor(numpy.arange(6.0).reshape(2, 3))
+    assert m(x).backend == xp_backend
+    numpy.testing.assert_array_equal(H(m(x).data), H(m.forward(x).data))
+    numpy.testing.assert_allclose(H(m(x).data), H(x.data) @ H(m.weight.data).T + H(m.bias.data), rtol=1e-15)
 
 
 # -- state_dict -------------------------------------------------------------------------------
@@ -241,30 +244,32 @@ def test_same_generator_seed_same_weights_and_none_means_fresh_entropy():
 
 
 @pytest.mark.parametrize("cls,args", [(nn.BatchNorm1d, ((6, 3), (6, 3, 4))), (nn.BatchNorm2d, ((4, 3, 2, 2),))])
-def test_batch_norm_modules(cls, args):
+def test_batch_norm_modules(cls, args, xp_backend):
     rng = numpy.random.default_rng(0)
     bn = cls(3, momentum=0.5, dtype=numpy.float64)
     assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
     assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var"]
     for shape in args:
         bn.reset_running_stats()
-        x = Tensor(rng.standard_normal(shape) + 2.0)
+        x0 = rng.standard_normal(shape) + 2.0
+        x = minigan.tensor(x0)
         axes = (0,) + tuple(range(2, len(shape)))
         y = bn(x)
-        numpy.testing.assert_allclose(y.data.mean(axis=axes), 0.0, atol=1e-12)
-        numpy.testing.assert_allclose(bn.running_mean.data, 0.5 * x.data.mean(axis=axes), rtol=1e-12)
-        numpy.testing.assert_allclose(bn.running_var.data, 0.5 + 0.5 * x.data.var(axis=axes, ddof=1), rtol=1e-12)
-        saved = bn.state_dict()
+        assert y.backend == xp_backend
+        numpy.testing.assert_allclose(H(y.data).mean(axis=axes), 0.0, atol=1e-12)
+        numpy.testing.assert_allclose(H(bn.running_mean.data), 0.5 * x0.mean(axis=axes), rtol=1e-12)
+        numpy.testing.assert_allclose(H(bn.running_var.data), 0.5 + 0.5 * x0.var(axis=axes, ddof=1), rtol=1e-12)
+        saved = {k: H(v) for k, v in bn.state_dict().items()}  # arrays on the module's backend, copied here
         bn.eval()
         y_eval = bn(x)
         for k, v in bn.state_dict().items():  # eval leaves the statistics alone
-            numpy.testing.assert_array_equal(v, saved[k])
+            numpy.testing.assert_array_equal(H(v), saved[k])
         bshape = (1, 3) + (1,) * (len(shape) - 2)
-        expected = (x.data - saved["running_mean"].reshape(bshape)) / numpy.sqrt(saved["running_var"].reshape(bshape) + 1e-5)
-        numpy.testing.assert_allclose(y_eval.data, expected, rtol=1e-12)
+        expected = (x0 - saved["running_mean"].reshape(bshape)) / numpy.sqrt(saved["running_var"].reshape(bshape) + 1e-5)
+        numpy.testing.assert_allclose(H(y_eval.data), expected, rtol=1e-12)
         bn.train()
     with pytest.raises(ValueError, match=f"{cls.__name__}\\(3\\): expected input"):
-        bn(Tensor(numpy.ones((4, 5))))
+        bn(minigan.tensor(numpy.ones((4, 5))))
 
 
 def test_batch_norm_without_affine_or_running_stats():
@@ -274,45 +279,48 @@ def test_batch_norm_without_affine_or_running_stats():
     numpy.testing.assert_allclose(bn.eval()(x).data, [[-1, -1], [1, 1]], rtol=1e-5)  # batch stats even in eval
 
 
-def test_dropout_module_train_and_eval():
+def test_dropout_module_train_and_eval(xp_backend):
     d = nn.Dropout(0.5, generator=Generator(0))
     x = minigan.ones((100,))
     y = d(x)
-    assert set(numpy.unique(y.data)) == {0.0, 2.0}
+    assert y.backend == xp_backend
+    assert set(numpy.unique(y.numpy()).tolist()) == {0.0, 2.0}
     assert d.eval()(x) is x
 
 
-def test_maxout_module_is_linear_then_maxout():
+def test_maxout_module_is_linear_then_maxout(xp_backend):
     m = nn.Maxout(4, 3, 2, generator=Generator(0), dtype=numpy.float64)
     assert m.weight.shape == (6, 4) and m.bias.shape == (6,)
-    x = Tensor(numpy.random.default_rng(1).standard_normal((5, 4)))
-    z = x.data @ m.weight.data.T + m.bias.data
-    numpy.testing.assert_array_equal(m(x).data, z.reshape(5, 3, 2).max(axis=-1))
+    x = minigan.tensor(numpy.random.default_rng(1).standard_normal((5, 4)))
+    z = H(x.data) @ H(m.weight.data).T + H(m.bias.data)
+    numpy.testing.assert_allclose(H(m(x).data), z.reshape(5, 3, 2).max(axis=-1), rtol=1e-15)
     minigan.gradcheck(lambda x, w, b: F.maxout(F.linear(x, w, b), 2),
                       [Tensor(x.data, requires_grad=True), Tensor(m.weight.data, requires_grad=True),
                        Tensor(m.bias.data, requires_grad=True)])
 
 
-def test_activation_modules():
-    x = Tensor(numpy.array([-2.0, 0.5]))
-    numpy.testing.assert_allclose(nn.ReLU()(x).data, [0.0, 0.5])
-    numpy.testing.assert_allclose(nn.LeakyReLU(0.2)(x).data, [-0.4, 0.5])
-    numpy.testing.assert_allclose(nn.LeakyReLU()(x).data, [-0.02, 0.5])  # PyTorch's default slope
-    numpy.testing.assert_allclose(nn.Tanh()(x).data, numpy.tanh(x.data))
-    numpy.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + numpy.exp(-x.data)))
+def test_activation_modules(xp_backend):
+    x0 = numpy.array([-2.0, 0.5])
+    x = minigan.tensor(x0)
+    numpy.testing.assert_allclose(nn.ReLU()(x).numpy(), [0.0, 0.5])
+    numpy.testing.assert_allclose(nn.LeakyReLU(0.2)(x).numpy(), [-0.4, 0.5])
+    numpy.testing.assert_allclose(nn.LeakyReLU()(x).numpy(), [-0.02, 0.5])  # PyTorch's default slope
+    numpy.testing.assert_allclose(nn.Tanh()(x).numpy(), numpy.tanh(x0))
+    numpy.testing.assert_allclose(nn.Sigmoid()(x).numpy(), 1 / (1 + numpy.exp(-x0)))
     assert nn.Identity()(x) is x
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
 
 
-def test_flatten_unflatten():
-    x = Tensor(numpy.arange(24.0).reshape(2, 3, 2, 2), requires_grad=True)
+def test_flatten_unflatten(xp_backend):
+    x = minigan.tensor(numpy.arange(24.0).reshape(2, 3, 2, 2), requires_grad=True)
     flat = nn.Flatten()(x)
     assert flat.shape == (2, 12)
     back = nn.Unflatten(1, (3, 2, 2))(flat)
-    numpy.testing.assert_array_equal(back.data, x.data)
+    numpy.testing.assert_array_equal(back.numpy(), x.numpy())
     assert nn.Flatten(0, 1)(x).shape == (6, 2, 2)
     back.sum().backward()
-    numpy.testing.assert_array_equal(x.grad.data, 1.0)
+    assert x.grad.backend == xp_backend
+    numpy.testing.assert_array_equal(x.grad.numpy(), 1.0)
     with pytest.raises(ValueError, match=r"cannot split into \(5, 2\)"):
         nn.Unflatten(1, (5, 2))(flat)
 
@@ -327,7 +335,8 @@ def test_to_numpy_keeps_objects_and_unknown_backend_errors():
 
 
 def test_to_cupy_moves_parameters_grads_and_buffers(xp_backend):
-    m = mlp(dtype=numpy.float32)
+    with minigan.backend_scope("numpy"):  # built on the host, then moved
+        m = mlp(dtype=numpy.float32)
     x = Generator(0).normal((4, 4), backend_name="numpy")
     m(x).sum().backward()
     w = m[0].weight

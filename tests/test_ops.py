@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import minigan as mg
 import minigan.functional as F
+from minigan import backend
 from op_registry import BY_NAME, REGISTRY, REQUIRED
 from strategies import layout_array, op_inputs
 
@@ -27,7 +28,14 @@ DIFFERENTIABLE = [s for s in REGISTRY if s.differentiable]
 
 
 def _tensors(arrays, requires_grad=False):
-    return [mg.Tensor(a, requires_grad=requires_grad) for a in arrays]
+    """Tensors on the default backend (the xp_backend fixture's, or NumPy)."""
+    return [mg.tensor(a, requires_grad=requires_grad) for a in arrays]
+
+
+def _placed(params):
+    """Array parameters (where's cond) moved to the default backend, as an op's inputs must be."""
+    return {k: backend.to_backend(v, backend.default_backend()) if isinstance(v, numpy.ndarray) else v
+            for k, v in params.items()}
 
 
 def test_registry_covers_every_required_op():
@@ -37,9 +45,10 @@ def test_registry_covers_every_required_op():
 
 @pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.name)
 @given(data=st.data())
-def test_forward_matches_numpy(spec, data):
+def test_forward_matches_numpy(spec, data, xp_backend):
     arrays, params = data.draw(op_inputs(spec))
-    out = spec.fn(*_tensors(arrays), **params)
+    out = spec.fn(*_tensors(arrays), **_placed(params))
+    assert out.backend == xp_backend
     expected = numpy.asarray(spec.ref(*arrays, **params))
     assert out.shape == expected.shape, f"{spec.name}: shape {out.shape}, NumPy gives {expected.shape}"
     assert out.dtype == numpy.float64, f"{spec.name}: float64 inputs gave {out.dtype}"
@@ -48,15 +57,17 @@ def test_forward_matches_numpy(spec, data):
 
 @pytest.mark.parametrize("spec", DIFFERENTIABLE, ids=lambda s: s.name)
 @given(data=st.data())
-def test_gradcheck(spec, data):
+def test_gradcheck(spec, data, xp_backend):
     arrays, params = data.draw(op_inputs(spec))
+    params = _placed(params)
     assert mg.gradcheck(lambda *xs: spec.fn(*xs, **params), _tensors(arrays, requires_grad=True))
 
 
 @pytest.mark.parametrize("spec", DIFFERENTIABLE, ids=lambda s: s.name)
 @given(data=st.data())
-def test_gradgradcheck(spec, data):
+def test_gradgradcheck(spec, data, xp_backend):
     arrays, params = data.draw(op_inputs(spec))
+    params = _placed(params)
     assert mg.gradgradcheck(lambda *xs: spec.fn(*xs, **params), _tensors(arrays, requires_grad=True))
 
 
@@ -95,19 +106,20 @@ def test_layouts_really_are_non_contiguous(layout):
 
 @pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.name)
 @given(data=st.data())
-def test_float32_in_float32_out(spec, data):
+def test_float32_in_float32_out(spec, data, xp_backend):
     """float32 inputs give float32 outputs and float32 gradients (no silent upcast to float64),
     whose values are the float64 gradients at the same (float32-rounded) inputs."""
     arrays, params = data.draw(op_inputs(spec))
+    params = _placed(params)
     arrays32 = [a.astype(numpy.float32) for a in arrays]
     inputs = _tensors(arrays32, requires_grad=True)
     out = spec.fn(*inputs, **params)
     assert out.dtype == numpy.float32, f"{spec.name}: float32 inputs gave {out.dtype}"
     v = numpy.random.default_rng(0).uniform(0.5, 1.5, out.shape)  # one sign: no cancellation from v
-    out.backward(mg.Tensor(numpy.asarray(v, dtype=numpy.float32)))
+    out.backward(mg.tensor(numpy.asarray(v, dtype=numpy.float32)))  # on the fixture's backend
     inputs64 = _tensors([a.astype(numpy.float64) for a in arrays32], requires_grad=True)
     out64 = spec.fn(*inputs64, **params)
-    out64.backward(mg.Tensor(numpy.asarray(v, dtype=numpy.float32).astype(numpy.float64)))
+    out64.backward(mg.tensor(numpy.asarray(v, dtype=numpy.float32).astype(numpy.float64)))
     for k, (x, x64) in enumerate(zip(inputs, inputs64)):
         assert x.grad is not None and x.grad.dtype == numpy.float32 and x.grad.shape == x.shape
         # float32 rounds to 6e-8 relative; an op's backward takes a few dozen roundings, some after

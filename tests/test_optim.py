@@ -13,6 +13,9 @@ import pytest
 import minigan
 from minigan import backend, nn, optim
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def leaf(values, dtype=numpy.float64):
     return minigan.Tensor(numpy.array(values, dtype=dtype), requires_grad=True)

@@ -18,6 +18,9 @@ from minigan.gan.unrolled import UnrolledGAN, adam_unrolled_step, parameters_rep
 
 F64 = numpy.float64
 
+# every test runs on each backend (numpy; the CuPy stand-in; cupy on a GPU): see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("xp_backend")
+
 
 def tiny(seed=0, opt="adam", K=3, lr=0.05):
     gen = mg.Generator(seed)

@@ -5,8 +5,9 @@ all its randomness from ``generator`` (a minigan.Generator), so that Algorithm 1
 (minigan/gan/algorithm.py) can draw "m examples from p_data" and "m noise vectors from p_z"
 the same way for a toy density and for MNIST, and a seed fixes a whole run.
 
-Numbers are drawn on the host (NumPy's PCG64 inside the Generator) and placed on the default
-backend, like minigan.Generator's own draws. Each density also has ``pdf(x)`` (NumPy, for
+Numbers are drawn where the default backend lives: on NumPy from the Generator's host
+stream (NumPy's PCG64), on CuPy from its device stream, so a GPU iteration copies nothing
+from the host (minigan/random.py says what a seed reproduces on each). Each density also has ``pdf(x)`` (NumPy, for
 figures and for the exact D* = p_data / (p_data + p_g) in tests).
 
 The 2-D mixtures are the mode-collapse benchmarks of the unrolled-GAN paper (Metz et al. 2016):
@@ -30,6 +31,10 @@ def _place(host_array, dtype) -> Tensor:
     return Tensor(backend.to_backend(numpy.asarray(host_array, dtype=dtype), backend.default_backend()))
 
 
+def _on_device() -> bool:
+    return backend.default_backend() == "cupy"
+
+
 def _check_call(name, generator, m):
     if not isinstance(generator, Generator):
         raise TypeError(f"{name}: the first argument must be a minigan.Generator, got {type(generator).__name__}")
@@ -48,6 +53,8 @@ class Gaussian:
 
     def __call__(self, generator, m) -> Tensor:
         m = _check_call("Gaussian", generator, m)
+        if _on_device():
+            return generator.normal((m, self.dim), self.mean, self.std, dtype=self.dtype)
         return _place(generator.np.normal(self.mean, self.std, size=(m, self.dim)), self.dtype)
 
     def pdf(self, x):
@@ -74,6 +81,7 @@ class GaussianMixture:
         if std <= 0:
             raise ValueError(f"GaussianMixture: std must be positive, got {std}")
         self.centers, self.std, self.dtype = centers, float(std), dtype
+        self._device_centers = None  # the centers copied to the GPU once, on the first device draw
 
     @property
     def dim(self) -> int:
@@ -81,6 +89,12 @@ class GaussianMixture:
 
     def __call__(self, generator, m) -> Tensor:
         m = _check_call("GaussianMixture", generator, m)
+        if _on_device():
+            if self._device_centers is None:
+                self._device_centers = backend.to_backend(self.centers, "cupy")
+            k = generator.integers(0, len(self.centers), (m,)).data
+            noise = generator.normal((m, self.dim), 0.0, self.std, dtype=numpy.float64).data
+            return Tensor((self._device_centers[k] + noise).astype(self.dtype))
         k = generator.np.integers(0, len(self.centers), size=m)
         noise = generator.np.normal(0.0, self.std, size=(m, self.dim))
         return _place(self.centers[k] + noise, self.dtype)
@@ -128,6 +142,8 @@ class NormalNoise:
 
     def __call__(self, generator, m) -> Tensor:
         m = _check_call("NormalNoise", generator, m)
+        if _on_device():
+            return generator.normal((m, self.dim), dtype=self.dtype)
         return _place(generator.np.normal(0.0, 1.0, size=(m, self.dim)), self.dtype)
 
     def __repr__(self):
@@ -144,6 +160,8 @@ class UniformNoise:
 
     def __call__(self, generator, m) -> Tensor:
         m = _check_call("UniformNoise", generator, m)
+        if _on_device():
+            return generator.uniform((m, self.dim), self.low, self.high, dtype=self.dtype)
         return _place(generator.np.uniform(self.low, self.high, size=(m, self.dim)), self.dtype)
 
     def __repr__(self):

@@ -151,10 +151,10 @@ class GAN:
 
     # -- the pieces of one iteration -------------------------------------------------------------
     def _mean_D(self, out):
-        """Mean of D's output as a probability (sigmoid of a logit) or as the raw score."""
+        """Mean of D's output as a probability (sigmoid of a logit) or as the raw score (a 0-d Tensor)."""
         with no_grad():
             p = F.sigmoid(out) if self.d_output == "logit" else out
-            return float(F.mean(p).item())
+            return F.mean(p).detach()
 
     def _after_update(self, opt):
         for s in self.schedules + self.averages:
@@ -168,6 +168,19 @@ class GAN:
 
     def d_step(self) -> dict:
         """One discriminator update on fresh minibatches (the body of Algorithm 1's inner loop)."""
+        return _read(self._d_step())
+
+    def g_step(self) -> dict:
+        """One generator update on m fresh noise samples, D held fixed."""
+        return _read(self._g_step())
+
+    def simultaneous_step(self) -> dict:
+        """Both players from one pair of minibatches: gradients at the same (theta_d, theta_g), then both steps."""
+        return _read(self._simultaneous_step())
+
+    # The steps proper return their metrics as 0-d Tensors on the players' backend: on a GPU, reading
+    # a number synchronises with the device, so train_step reads all four at once.
+    def _d_step(self) -> dict:
         z = self.sample_z(self.generator, self.m)      # m noise samples from p_z
         x = self.sample_data(self.generator, self.m)   # m examples from p_data
         with no_grad():                                 # G is a constant in D's step
@@ -179,10 +192,9 @@ class GAN:
         self.opt_D.step()                               # descend -V = ascend V
         self._clip()
         self._after_update(self.opt_D)
-        return {"d_loss": float(loss.item()), "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
+        return {"d_loss": loss.detach(), "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
 
-    def g_step(self) -> dict:
-        """One generator update on m fresh noise samples, D held fixed."""
+    def _g_step(self) -> dict:
         z = self.sample_z(self.generator, self.m)      # m fresh noise samples from p_z
         with _frozen(self.opt_D.params):                # D is a constant in G's step
             loss = self.g_loss(self.D(self.G(z)))      # e.g. -1/m sum log D(G(z)) (non-saturating)
@@ -190,10 +202,9 @@ class GAN:
             loss.backward()
         self.opt_G.step()
         self._after_update(self.opt_G)
-        return {"g_loss": float(loss.item())}
+        return {"g_loss": loss.detach()}
 
-    def simultaneous_step(self) -> dict:
-        """Both players from one pair of minibatches: gradients at the same (theta_d, theta_g), then both steps."""
+    def _simultaneous_step(self) -> dict:
         z = self.sample_z(self.generator, self.m)
         x = self.sample_data(self.generator, self.m)
         real_out, fake_out = self.D(x), self.D(self.G(z))   # one forward pass serves both losses
@@ -208,7 +219,7 @@ class GAN:
         self._after_update(self.opt_D)
         self.opt_G.step()
         self._after_update(self.opt_G)
-        return {"d_loss": float(loss_D.item()), "g_loss": float(loss_G.item()),
+        return {"d_loss": loss_D.detach(), "g_loss": loss_G.detach(),
                 "d_real": self._mean_D(real_out), "d_fake": self._mean_D(fake_out)}
 
     def simultaneous_directions(self, loss_D, loss_G):
@@ -229,11 +240,12 @@ class GAN:
         last minibatch (before that update), and G's loss from its step.
         """
         if self.simultaneous:
-            metrics = self.simultaneous_step()
+            metrics = self._simultaneous_step()
         else:
             for _ in range(self.k):                      # for k steps do
-                metrics = self.d_step()                  #   update D on fresh minibatches
-            metrics.update(self.g_step())                # update G on fresh noise
+                metrics = self._d_step()                 #   update D on fresh minibatches
+            metrics.update(self._g_step())               # update G on fresh noise
+        metrics = _read(metrics)                         # one device-to-host read per iteration
         self.step += 1
         self.history["step"].append(self.step)
         for name in METRICS:
@@ -354,6 +366,15 @@ class GAN:
         self.history = {name: [int(v) if name == "step" else float(v) for v in values]
                         for name, values in rest["history"].items()}
         return self.step
+
+
+def _read(metrics: dict) -> dict:
+    """The 0-d metric Tensors as Python floats, copied from the device in one transfer."""
+    names = list(metrics)
+    arrays = [metrics[n].data for n in names]
+    xp = backend.array_module(*arrays)
+    values = backend.as_numpy(xp.stack([a.astype(xp.float64) for a in arrays]))
+    return {n: float(v) for n, v in zip(names, values)}
 
 
 def _named_params(net, opt):

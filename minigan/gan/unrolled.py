@@ -177,10 +177,10 @@ class UnrolledGAN(GAN):
         with parameters_replaced(self.D, self.opt_D.params, params):
             return self.g_loss(self.D(fake))
 
-    def g_step(self) -> dict:
+    def _g_step(self) -> dict:
         """G descends d f_K / d theta_G, differentiated through the K unrolled steps of D."""
         if self.unroll_steps == 0:
-            return super().g_step()
+            return super()._g_step()
         z = self.sample_z(self.generator, self.m)
         x = self.sample_data(self.generator, self.m)
         loss = self.unrolled_g_loss(z, x)
@@ -189,7 +189,7 @@ class UnrolledGAN(GAN):
             p.grad = g
         self.opt_G.step()
         self._after_update(self.opt_G)
-        return {"g_loss": float(loss.item())}
+        return {"g_loss": loss.detach()}
 
     def config(self) -> dict:
         return {**super().config(), "unroll_steps": self.unroll_steps}

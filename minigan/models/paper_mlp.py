@@ -30,7 +30,7 @@ import math
 
 import numpy
 
-from .. import nn
+from .. import backend, nn
 from ..data.toy import NormalNoise, UniformNoise
 from ..nn import init
 
@@ -103,7 +103,8 @@ def generator(gen, z_dim=Z_DIM, hidden=G_HIDDEN, out_dim=IMAGE_DIM, irange=G_IRA
         b = numpy.asarray(output_bias, dtype=dtype)
         if b.shape != (out_dim,):
             raise ValueError(f"paper_mlp.generator: output_bias must have shape ({out_dim},), got {b.shape}")
-        layers[4].bias.data[...] = b
+        # written on the bias's backend: a host array cannot be written into a GPU one
+        layers[4].bias.data[...] = backend.to_backend(b, layers[4].bias.backend)
     return nn.Sequential(*layers)
 
 

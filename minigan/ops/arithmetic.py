@@ -20,8 +20,9 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, numbers.Number):
+        # full() writes the number from a kernel argument: on CuPy no host-to-device copy
         xp = backend.array_module(like.data)
-        return Tensor(xp.asarray(x, dtype=like.data.dtype))
+        return Tensor(xp.full((), x, dtype=like.data.dtype))
     return Tensor(x)
 
 
@@ -404,6 +405,8 @@ def where(cond, a, b):
     """Elementwise choice: a where cond holds, else b (cond: bool array or Tensor)."""
     a, b = _as_tensors(a, b)
     cond = cond.data if isinstance(cond, Tensor) else cond
+    if hasattr(cond, "shape"):  # an array: it must live where a and b do, like any op's input
+        backend.check_same_backend("where", [cond, a.data, b.data])
     xp = backend.array_module(a.data, b.data)
     cond = xp.asarray(cond, dtype=bool)
     return Where.apply(a, b, cond=cond)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
@@ -92,14 +91,13 @@ class MaxOverPieces(Function):
     def backward(self, gy):
         x = self.inputs[0].data
         y = self.output().data
-        winners = x == y[:, :, None]
-        n_win = winners.sum(dtype=numpy.int64)
-        share = winners.astype(gy.dtype)
-        if n_win != y.size:  # some unit has tied pieces: split its gradient between them
-            count = share[:, :, 0].copy()
-            for k in range(1, x.shape[2]):
-                count += share[:, :, k]
-            share /= count[:, :, None]
+        share = (x == y[:, :, None]).astype(gy.dtype)
+        # Divide by the number of winners always (1 almost everywhere): testing first whether any
+        # unit has tied pieces would read data back to the host, a synchronising copy on a GPU.
+        count = share[:, :, 0].copy()
+        for k in range(1, x.shape[2]):
+            count += share[:, :, k]
+        share /= count[:, :, None]
         return reshape(gy, (gy.shape[0], gy.shape[1], 1) + tuple(gy.shape[2:])) * Tensor(share)
 
 

@@ -123,10 +123,7 @@ class GetItemGrad(Function):
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
         index = self.index
         if _is_advanced(index):
-            if backend.array_module(gy) is not numpy:
-                index = tuple(xp.asarray(i) if isinstance(i, numpy.ndarray) else i for i in index) \
-                    if isinstance(index, tuple) else (xp.asarray(index) if isinstance(index, numpy.ndarray) else index)
-            backend.scatter_add(xp, gx, index, gy)
+            xp.add.at(gx, index, gy)  # unbuffered: repeated indices accumulate (gx[index] += gy would not)
         else:  # basic indexing selects each element at most once: plain assignment suffices
             gx[index] = gy
         return gx
@@ -259,8 +256,19 @@ def sum_to(x, shape):
     return SumTo.apply(x, shape=shape)
 
 
+def _index_on(xp, index):
+    """Index arrays moved to x's backend, so the gather and its scatter-add run where x lives."""
+    if isinstance(index, tuple):
+        return tuple(_index_on(xp, i) for i in index)
+    if isinstance(index, numpy.ndarray) and xp is not numpy:
+        return xp.asarray(index)
+    return index
+
+
 def getitem(x, index):
     index = _normalise_index(index)
+    if isinstance(x, Tensor) and x.backend != "numpy":
+        index = _index_on(backend.array_module(x.data), index)
     return GetItem.apply(x, index=index)
 
 

@@ -49,8 +49,17 @@ class _ParameterAverage:
         self._diff = [None] * len(self.params)  # one scratch array per parameter, made on the first step
         self.updates = 0
 
+    def _follow_params(self):
+        """Keep θ̄ on the parameters' backend: after ``module.to("cupy")`` the average moves too, as optimizer
+        state does."""
+        for i, (a, p) in enumerate(zip(self.average, self.params)):
+            if backend.array_module(a) is not backend.array_module(p.data):
+                self.average[i] = backend.to_backend(a, p.backend)
+                self._diff[i] = None
+
     def _move_towards(self, rate):
         """θ̄ ← θ̄ + rate (θ − θ̄), in place, through a scratch array kept between steps."""
+        self._follow_params()
         for i, (a, p) in enumerate(zip(self.average, self.params)):
             xp = backend.array_module(a)
             if self._diff[i] is None:
@@ -67,6 +76,7 @@ class _ParameterAverage:
         They hold a copy of θ̄: an update made inside the block (by mistake, or by a layer that
         changes its own parameters) changes that copy and is dropped, never the average itself.
         """
+        self._follow_params()
         held = [p.data for p in self.params]
         for a, p in zip(self.average, self.params):
             p.data = a.copy()
