@@ -262,16 +262,20 @@ class Function:
         4. wrap each output array in a Tensor whose creator is this Function
            (``_wrap_outputs``).
         """
-        inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
-        arrays = [x.data for x in inputs]
-        needs_grad = tuple([x.requires_grad for x in inputs])
+        tensors, arrays, needs_grad = [], [], []
+        for x in inputs:  # one pass: wrap, take the array, note whether it wants a gradient
+            if not isinstance(x, Tensor):
+                x = Tensor(x)
+            tensors.append(x)
+            arrays.append(x.data)
+            needs_grad.append(x.requires_grad)
         fn = cls(**params)
         backend.check_same_backend(fn.name, arrays)
         ys = fn.forward(*arrays)
         record = Config.grad_enabled and any(needs_grad)
         if record:
-            fn.inputs = inputs
-            fn.needs_grad = needs_grad
+            fn.inputs = tuple(tensors)
+            fn.needs_grad = tuple(needs_grad)
             fn.saved_arrays = arrays
             fn.saved_at = _version_clock
         return _wrap_outputs(fn, ys, record)
