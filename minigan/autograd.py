@@ -330,7 +330,8 @@ def _wrap_outputs(fn, ys, record):
     one output builds no tuples. ``python3 benchmarks/bench_autograd.py --shortcuts``
     times two tiny graphs with this helper and with its plain form (``Tensor.__init__``,
     always a tuple), paired: the plain form made ``y = a * b + a; y.backward(ones)``
-    1.17-1.30x slower and ``(a * b + a).sum().backward()`` 1.19-1.20x slower (two runs).
+    1.30-1.36x slower and ``(a * b + a).sum().backward()`` 1.05-1.22x slower (two runs
+    on a loaded machine; docs/figures/bench_autograd_tiny.txt).
     """
     if type(ys) is not tuple:  # one output
         if record and ys.dtype.kind == "c":
