@@ -41,7 +41,7 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg  # noqa: E402
-from minigan import optim, runs, viz  # noqa: E402
+from minigan import backend, optim, runs, viz  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
 from minigan.data.toy import NormalNoise  # noqa: E402
 from minigan.gan import GAN  # noqa: E402
@@ -59,12 +59,16 @@ class MNISTSampler:
     """p_data for Algorithm 1: ``(generator, m) -> x`` (m, 1, 28, 28) in [-1, 1], or ``(x, y)`` if labelled."""
 
     def __init__(self, images, labels, labelled):
-        self.images, self.labels, self.labelled = images, labels.astype(numpy.int64), labelled
+        self.backend = backend.default_backend()
+        self.images = backend.to_backend(images, self.backend)  # on the device once, not per minibatch
+        self.labels, self.labelled = labels.astype(numpy.int64), labelled
 
     def __call__(self, generator, m):
-        idx = generator.np.integers(0, len(self.images), m)
-        x = mg.tensor(self.images[idx])
-        return (x, self.labels[idx]) if self.labelled else x
+        if self.labelled:  # the conditional models check and one-hot encode their labels on the host
+            idx = generator.np.integers(0, len(self.labels), m)
+            return mg.tensor(self.images[backend.to_backend(idx, self.backend)]), self.labels[idx]
+        idx = generator.integers(0, len(self.labels), (m,), backend_name=self.backend).data
+        return mg.Tensor(self.images[idx])
 
 
 class LabelledNoise:

@@ -21,7 +21,7 @@ import os
 import numpy
 
 import minigan as mg
-from minigan import checkpoint, optim, runs, viz
+from minigan import backend, checkpoint, optim, runs, viz
 
 from .mnist_mlp_flags import NEW_RUN_AVERAGES, UNIFORM
 
@@ -43,16 +43,20 @@ class ShuffledMinibatches:
         self._epoch, self._order = None, None
 
     def _order_of(self, epoch):
-        if epoch != self._epoch:
-            self._epoch, self._order = epoch, numpy.random.default_rng([self.seed, epoch]).permutation(self.n)
+        if epoch != self._epoch:  # one host-to-device copy per epoch (n / m iterations), none per minibatch
+            order = numpy.random.default_rng([self.seed, epoch]).permutation(self.n)
+            self._epoch, self._order = epoch, backend.to_backend(order, backend.backend_of(self.images))
         return self._order
 
     def __call__(self, generator, m):  # generator unused: the order is fixed by seed and epoch
-        idx = numpy.empty(m, dtype=numpy.int64)
-        for i in range(m):  # at most two epochs per minibatch; a loop over m = 100 ints is cheap
-            epoch, pos = divmod(self.drawn + i, self.n)
-            idx[i] = self._order_of(epoch)[pos]
-        self.drawn += m
+        parts, t, end = [], self.drawn, self.drawn + m
+        while t < end:  # at most two epochs per minibatch
+            epoch, pos = divmod(t, self.n)
+            take = min(end - t, self.n - pos)
+            parts.append(self._order_of(epoch)[pos:pos + take])
+            t += take
+        self.drawn = end
+        idx = parts[0] if len(parts) == 1 else backend.array_module(*parts).concatenate(parts)
         return mg.Tensor(self.images[idx])
 
 
