@@ -1,6 +1,6 @@
 """Autograd overhead and a small MLP: minigan against PyTorch CPU on the same work.
 
-Two cases, measured with the interleaved paired-ratio method of benchmarks/harness.py:
+Three cases, measured with the interleaved paired-ratio method of benchmarks/harness.py:
 
 (a) per-op overhead: y = a * b + a on 2x2 float32 tensors, then y.backward(ones).
     The arrays are tiny, so this times the engine itself (building Functions and
@@ -8,17 +8,26 @@ Two cases, measured with the interleaved paired-ratio method of benchmarks/harne
     Target: minigan <= 0.5x PyTorch.
 (b) a 2-128-128-1 tanh MLP, forward and backward on a batch of 256 (float32).
     Target: minigan <= 1.0x PyTorch.
+(c) the graph of (a) summed to a scalar: (a * b + a).sum().backward() on 2x2 float64.
+    A loss is always such a scalar, so this adds what every training step pays on top
+    of (a): the sum, its backward (the gradient spread back over the summed axes) and
+    the implicit seed gradient 1. Target: minigan <= 0.5x PyTorch.
 
 Both sides start from the same weights and data, and we check that they compute the
-same outputs and gradients (float32 tolerance) before timing anything.
+same outputs and gradients (to their dtype's tolerance) before timing anything.
 
-Run: python3 benchmarks/bench_autograd.py [--pairs N]
+With --shortcuts it measures instead what the engine's one speed shortcut
+(minigan/autograd.py, ``_wrap_outputs``) saves: cases (a) and (c) timed, paired, with
+it and with its plain form (outputs built through ``Tensor.__init__``, always as a tuple).
+
+Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny | --shortcuts]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import weakref
 
 import numpy
 
@@ -28,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness
 
 import minigan as mg
+import minigan.autograd as autograd
 import minigan.functional as F
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: ~1e-7 per rounding, a few hundred terms per sum
@@ -61,6 +71,33 @@ def per_op_case(torch):
     step_torch()
     numpy.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=RTOL, atol=ATOL)
     numpy.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=RTOL, atol=ATOL)
+    return step_mg, step_torch
+
+
+def summed_case(torch):
+    """(c) (a * b + a).sum().backward() on 2x2 float64, fresh gradients each step."""
+    rng = numpy.random.default_rng(2)
+    a0, b0 = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
+
+    def step_mg():
+        a.grad = b.grad = None
+        (a * b + a).sum().backward()
+
+    step_mg()
+    numpy.testing.assert_allclose(a.grad.numpy(), b0 + 1, rtol=1e-12)  # float64: exact up to one rounding
+    numpy.testing.assert_allclose(b.grad.numpy(), a0, rtol=1e-12)
+    if torch is None:
+        return step_mg, None
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+
+    def step_torch():
+        ta.grad = tb.grad = None
+        (ta * tb + ta).sum().backward()
+
+    step_torch()
+    numpy.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    numpy.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
     return step_mg, step_torch
 
 
@@ -155,21 +192,65 @@ def mlp_floor(batch=256, sizes=(2, 128, 128, 1)):
     return by_hand, gemms_alone, flops
 
 
+def plain_wrap_outputs(fn, ys, record):
+    """_wrap_outputs without its shortcuts: every output through Tensor.__init__, as a tuple."""
+    arrays = ys if type(ys) is tuple else (ys,)
+    if record and any(a.dtype.kind == "c" for a in arrays):
+        autograd._refuse_complex(fn)
+    outputs = tuple(mg.Tensor(a, requires_grad=record) for a in arrays)
+    if record:
+        for i, t in enumerate(outputs):
+            t.creator, t._index = fn, i
+        fn.outputs = tuple(weakref.ref(t) for t in outputs)
+    return outputs if type(ys) is tuple else outputs[0]
+
+
+def shortcut_costs(pairs):
+    """Cases (a) and (c) with the plain output wrapping patched in, paired against the shortcut."""
+    kept = autograd._wrap_outputs
+    print("| case | plain ms | with the shortcut ms | plain / shortcut (median) | spread |\n"
+          "| --- | --- | --- | --- | --- |")
+    for name, make in [("(a) per-op", per_op_case), ("(c) summed", summed_case)]:
+        step, _ = make(None)
+
+        def plain_step(step=step):
+            autograd._wrap_outputs = plain_wrap_outputs
+            try:
+                step()
+            finally:
+                autograd._wrap_outputs = kept
+
+        plain_step()  # the plain form computes the same gradients (make's checks ran on the shortcut)
+        r = harness.compare(plain_step, step, pairs=pairs)
+        print(f"| {name} | {r['ms_a']:.3f} | {r['ms_b']:.3f} | {r['ratio']:.2f}x | {r['lo']:.2f}-{r['hi']:.2f} |",
+              flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="interleaved A/B block pairs per case")
+    parser.add_argument("--tiny", action="store_true", help="only the tiny-graph cases (a) and (c)")
+    parser.add_argument("--shortcuts", action="store_true", help="what _wrap_outputs's shortcut saves in (a), (c)")
     args = parser.parse_args(argv)
+    if args.shortcuts:
+        shortcut_costs(args.pairs)
+        return
     torch = harness.torch_or_none()
     print(f"BLAS threads: {harness.blas_threads()}; torch: {torch.__version__ if torch else 'absent'}\n")
     print(harness.TABLE_HEADER)
     cases = [
         ("(a) per-op: y = a*b + a, backward, 2x2 f32", per_op_case, "<= 0.5x"),
         ("(b) MLP 2-128-128-1 tanh, batch 256, fwd+bwd", mlp_case, "<= 1.0x"),
+        ("(c) summed: (a*b + a).sum(), backward, 2x2 f64", summed_case, "<= 0.5x"),
     ]
+    if args.tiny:
+        cases = [case for case in cases if case[1] is not mlp_case]
     for name, make, target in cases:
         fn_mg, fn_torch = make(torch)
         result = harness.compare(fn_mg, fn_torch, pairs=args.pairs)
         print(harness.format_row(name, result, target), flush=True)
+    if args.tiny:
+        return
     by_hand, gemms_alone, flops = mlp_floor()
     hand = harness.compare(by_hand, None, pairs=args.pairs)["ms_a"]
     gemm = harness.compare(gemms_alone, None, pairs=args.pairs)["ms_a"]

@@ -79,7 +79,8 @@ _FLOAT_DEFAULT = numpy.float32
 
 
 def _to_array(data, dtype=None):
-    """An xp array from any array-like; Python floats become float32 (PyTorch's default)."""
+    """An xp array from any array-like. Python floats (and lists of them) become float32,
+    PyTorch's default; NumPy arrays and NumPy scalars keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, numpy.ndarray) or backend.is_cupy_array(data):
@@ -225,7 +226,7 @@ class Tensor:
                     f"backward: grad can be implicit only for a one-element output, got shape "
                     f"{self.shape}; pass grad= with that shape"
                 )
-            grad = Tensor(backend.array_module(self.data).ones_like(self.data))
+            grad = Tensor(backend.array_module(self.data).ones(self.shape, self.dtype))
         elif not isinstance(grad, Tensor):  # a raw array or list: placed where the output lives
             grad = Tensor(backend.to_backend(_to_array(grad), backend.backend_of(self.data)), dtype=self.data.dtype)
         _run_backward([self], [grad], retain_graph or create_graph, create_graph, inputs=None)
@@ -255,44 +256,29 @@ class Function:
 
         1. wrap any non-Tensor input (a constant array) as a Tensor;
         2. check that the arrays share one backend, and run ``forward`` on them;
-        3. wrap each output array in a Tensor. When recording, the Function keeps its
-           input Tensors (backward needs them), which inputs need a gradient, and *weak*
-           references to its outputs: an output points to its creator, so a strong
-           reference back would make a cycle that only the garbage collector frees.
+        3. when recording, keep on the Function what backward needs: the input Tensors,
+           which of them need a gradient, and the arrays and clock time of this forward
+           pass (so backward can refuse inputs changed since; see the module docstring);
+        4. wrap each output array in a Tensor whose creator is this Function
+           (``_wrap_outputs``).
         """
-        arrays = []
-        any_requires_grad = False
-        for x in inputs:
-            if not isinstance(x, Tensor):  # rare: a raw array among the inputs; wrap it, start again
-                return cls.apply(*[t if isinstance(t, Tensor) else Tensor(t) for t in inputs], **params)
+        tensors, arrays, needs_grad = [], [], []
+        for x in inputs:  # one pass: wrap, take the array, note whether it wants a gradient
+            if not isinstance(x, Tensor):
+                x = Tensor(x)
+            tensors.append(x)
             arrays.append(x.data)
-            any_requires_grad = any_requires_grad or x.requires_grad
-        if cls.__init__ is Function.__init__:
-            fn = _object_new(cls)
-            if params:
-                fn.__dict__ = params  # **params built a fresh dict: adopt it rather than copy it
-        else:  # a subclass with its own __init__ gets it called, as documented
-            fn = cls(**params)
-        if backend._cupy is not None:  # without cupy loaded, every array is a numpy array
-            backend.check_same_backend(fn.name, arrays)
+            needs_grad.append(x.requires_grad)
+        fn = cls(**params)
+        backend.check_same_backend(fn.name, arrays)
         ys = fn.forward(*arrays)
-        if not (any_requires_grad and Config.grad_enabled):  # nothing to record
-            return _new_tensor(ys) if type(ys) is not tuple else tuple(map(_new_tensor, ys))
-        fn.inputs = inputs
-        fn.needs_grad = tuple([x.requires_grad for x in inputs])
-        fn.saved_arrays = arrays  # what backward checks its inputs against (see the module docstring)
-        fn.saved_at = _version_clock
-        if type(ys) is not tuple:  # the common case: one output
-            if ys.dtype.kind == "c":
-                _refuse_complex(fn)
-            y = _new_tensor(ys, fn, 0, True)
-            fn.outputs = (weakref.ref(y),)
-            return y
-        if any(a.dtype.kind == "c" for a in ys):
-            _refuse_complex(fn)
-        outputs = tuple(_new_tensor(a, fn, i, True) for i, a in enumerate(ys))
-        fn.outputs = tuple(weakref.ref(t) for t in outputs)
-        return outputs
+        record = Config.grad_enabled and any(needs_grad)
+        if record:
+            fn.inputs = tuple(tensors)
+            fn.needs_grad = tuple(needs_grad)
+            fn.saved_arrays = arrays
+            fn.saved_at = _version_clock
+        return _wrap_outputs(fn, ys, record)
 
     def output(self, i=0) -> Tensor:
         """The i-th output Tensor (kept alive by whoever passed a gradient into it)."""
@@ -308,7 +294,6 @@ class Function:
         raise NotImplementedError(f"{self.name} is not differentiable")
 
 
-_object_new = object.__new__
 _version_clock = 0  # counts in-place changes to any tensor; see the module docstring
 
 
@@ -331,9 +316,41 @@ def _refuse_changed(fn):
             )
 
 
+def _wrap_outputs(fn, ys, record):
+    """The output Tensor(s) of ``fn`` around the array(s) ``ys`` its forward returned.
+
+    When recording, each output's creator is ``fn``, and ``fn`` keeps *weak* references
+    to its outputs: an output points to its creator, so a strong reference back would
+    make a cycle that only the garbage collector frees.
+
+    This is the one place where the engine trades plainness for speed, because it runs
+    for every op. Two shortcuts: the Tensors are built by ``_new_tensor``, which sets
+    the fields directly instead of calling ``Tensor.__init__`` (whose conversions and
+    dtype checks an array fresh from ``forward`` does not need), and the common case of
+    one output builds no tuples. ``python3 benchmarks/bench_autograd.py --shortcuts``
+    times two tiny graphs with this helper and with its plain form (``Tensor.__init__``,
+    always a tuple), paired: the plain form made ``y = a * b + a; y.backward(ones)``
+    1.30-1.36x slower and ``(a * b + a).sum().backward()`` 1.05-1.22x slower (two runs
+    on a loaded machine; docs/figures/bench_autograd_tiny.txt).
+    """
+    if type(ys) is not tuple:  # one output
+        if record and ys.dtype.kind == "c":
+            _refuse_complex(fn)
+        y = _new_tensor(ys, fn if record else None, 0, record)
+        if record:
+            fn.outputs = (weakref.ref(y),)
+        return y
+    if record and any(a.dtype.kind == "c" for a in ys):
+        _refuse_complex(fn)
+    outputs = tuple(_new_tensor(a, fn if record else None, i, record) for i, a in enumerate(ys))
+    if record:
+        fn.outputs = tuple(weakref.ref(t) for t in outputs)
+    return outputs
+
+
 def _new_tensor(array, creator=None, index=0, requires_grad=False):
-    """A Tensor around an array an op just made (skips __init__'s conversions and checks)."""
-    t = _object_new(Tensor)
+    """A Tensor around an array an op just made (see ``_wrap_outputs`` for why not __init__)."""
+    t = object.__new__(Tensor)
     t.data = array
     t.grad = None
     t.requires_grad = requires_grad
@@ -381,12 +398,9 @@ def _topological_order(roots):
 def _add_grads(old, new):
     """old + new, out of place: a new Tensor, so a gradient held elsewhere is never changed.
 
-    Recorded as an op only while the backward pass is itself recorded (create_graph);
-    otherwise the arrays are added directly.
+    An op like any other: recorded only while the backward pass itself is (create_graph).
     """
-    if Config.grad_enabled:
-        return old + new
-    return _new_tensor(old.data + new.data)
+    return old + new
 
 
 def _deliver(t, g, pending, leaves, captured):
@@ -457,9 +471,8 @@ def _run_backward(roots, grads, retain_graph, create_graph, inputs):
                         f"{fn.name}.backward: gradient of shape {gx.shape} for an input of shape "
                         f"{x.shape}; a broadcast was not reduced back (sum_to)"
                     )
-                dtype = x.data.dtype
-                if gx.data.dtype is not dtype and gx.data.dtype != dtype:  # mixed dtypes promoted forward
-                    gx = gx.astype(dtype)  # a gradient has its input's dtype
+                if gx.data.dtype != x.data.dtype:  # mixed dtypes were promoted in forward
+                    gx = gx.astype(x.data.dtype)  # a gradient has its input's dtype
                 _deliver(x, gx, pending, leaves, captured)
         if inputs is None:  # 3. add to each leaf's .grad, out of place
             for leaf, g in leaves.values():

@@ -167,6 +167,18 @@ def test_python_numbers_keep_the_tensor_dtype():
         assert y.dtype == numpy.float32
 
 
+
+def test_numpy_scalars_keep_their_dtype_like_numpy_arrays():
+    """A NumPy scalar has chosen its dtype as an array has; only Python floats take the default."""
+    for dtype in (numpy.float64, numpy.float32, numpy.float16):
+        scalar = dtype(1.5)
+        assert mg.tensor(scalar).dtype == dtype
+        assert mg.tensor(scalar).dtype == mg.tensor(numpy.array(scalar)).dtype
+    assert mg.tensor(1.5).dtype == numpy.float32  # a Python float takes PyTorch's default
+    assert mg.tensor(numpy.float64(1.5), dtype=numpy.float32).dtype == numpy.float32  # dtype= still wins
+    x = mg.tensor([1.0, 2.0])
+    assert (x * numpy.float64(2.0)).dtype == numpy.float32  # as an operand, a scalar takes the tensor's dtype
+
 class BrokenDouble(Function):
     """y = 2x, with a backward that forgets to reduce a broadcast: the engine must notice."""
 

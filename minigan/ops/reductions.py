@@ -49,7 +49,9 @@ class Sum(Function):
 
     def backward(self, gy):
         shape = self.inputs[0].shape
-        return broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape)
+        if gy.ndim > 0:  # put the summed axes back as 1s (a 0-d gradient broadcasts as it is)
+            gy = reshape(gy, _kept_shape(shape, self.axes))
+        return broadcast_to(gy, shape)
 
 
 class MaxMin(Function):
