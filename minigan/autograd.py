@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
+from collections.abc import Iterator
 
 import numpy
 
@@ -50,7 +51,7 @@ class Config:
 
 
 @contextlib.contextmanager
-def no_grad():
+def no_grad() -> Iterator[None]:
     """Run a block without recording the graph (evaluation, parameter updates)."""
     previous = Config.grad_enabled
     Config.grad_enabled = False
@@ -61,7 +62,7 @@ def no_grad():
 
 
 @contextlib.contextmanager
-def enable_grad():
+def enable_grad() -> Iterator[None]:
     """Record the graph inside the block, even within ``no_grad``."""
     previous = Config.grad_enabled
     Config.grad_enabled = True
@@ -127,19 +128,19 @@ class Tensor:
 
     # -- array facts -------------------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.data.size
 
     @property
-    def dtype(self):
+    def dtype(self) -> numpy.dtype:
         return self.data.dtype
 
     @property
@@ -179,13 +180,13 @@ class Tensor:
             )
         return bool(self.data)
 
-    def item(self):
+    def item(self) -> int | float | bool:
         return self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> list | int | float | bool:
         return self.data.tolist()
 
-    def numpy(self):
+    def numpy(self) -> numpy.ndarray:
         """The data as a host NumPy array (copied from the GPU if needed)."""
         return backend.as_numpy(self.data)
 
@@ -199,7 +200,7 @@ class Tensor:
         self.requires_grad = flag
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
     def _bump_version(self):
@@ -209,7 +210,7 @@ class Tensor:
         self._version = _version_clock
 
     # -- differentiation ---------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
+    def backward(self, grad=None, retain_graph=False, create_graph=False) -> None:
         """Accumulate d(self)/d(leaf) * grad into every leaf's ``.grad``.
 
         ``grad`` defaults to 1 for a one-element tensor. With ``create_graph=True``
@@ -251,7 +252,7 @@ class Function:
         return type(self).__name__
 
     @classmethod
-    def apply(cls, *inputs, **params):
+    def apply(cls, *inputs, **params) -> Tensor | tuple[Tensor, ...]:
         """Run the op on the inputs' arrays; record it in the graph if an input requires grad.
 
         1. wrap any non-Tensor input (a constant array) as a Tensor;
@@ -287,10 +288,10 @@ class Function:
             raise RuntimeError(f"{self.name}.backward: output {i} is no longer alive")
         return t
 
-    def forward(self, *arrays):  # pragma: no cover - abstract
+    def forward(self, *arrays) -> backend.Array | tuple[backend.Array, ...]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, *grad_outputs):  # pragma: no cover - abstract
+    def backward(self, *grad_outputs) -> Tensor | None | tuple[Tensor | None, ...]:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.name} is not differentiable")
 
 
@@ -502,7 +503,8 @@ def _fill_zero_grads(fn, gys):
     return gys
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False) -> Tensor | None | list[Tensor | None]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched).
 
     The functional form of ``Tensor.backward`` (as ``torch.autograd.grad``): it returns

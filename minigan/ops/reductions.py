@@ -15,6 +15,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .arithmetic import astype, exp, log, sqrt
 from .shape import broadcast_to, reshape
 
@@ -42,12 +43,12 @@ class Sum(Function):
     axes: tuple  # the axes summed over (non-negative, sorted)
     keepdims: bool  # keep them as axes of length 1
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         if x.dtype == numpy.float16:  # float16 has 11 significant bits: accumulate in float32
             return x.sum(axis=self.axes, keepdims=self.keepdims, dtype=numpy.float32).astype(numpy.float16)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         shape = self.inputs[0].shape
         if gy.ndim > 0:  # put the summed axes back as 1s (a 0-d gradient broadcasts as it is)
             gy = reshape(gy, _kept_shape(shape, self.axes))
@@ -62,11 +63,11 @@ class MaxMin(Function):
     keepdims: bool  # keep them as axes of length 1
     mode: str  # 'max' or 'min'
 
-    def forward(self, x):
+    def forward(self, x) -> Array:
         reduce = x.max if self.mode == "max" else x.min
         return reduce(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy) -> Tensor:
         x = self.inputs[0]
         kept = _kept_shape(x.shape, self.axes)
         y = self.output().data.reshape(kept)
