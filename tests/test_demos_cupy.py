@@ -12,17 +12,14 @@ import subprocess
 import sys
 
 import pytest
+from mnist_or_skip import load_mnist_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORT = os.path.join(ROOT, "tests", "support")
 
 
 def _mnist_or_skip():
-    from minigan.data import load_mnist
-    try:
-        load_mnist()
-    except Exception as e:  # any reason the data cannot be had is a reason to skip
-        pytest.skip(f"MNIST is not available here: {e}")
+    load_mnist_or_skip()  # skips only when MNIST is not installed; any other error fails
 
 
 def run_on_stand_in(name, out, *args, timeout=600):
