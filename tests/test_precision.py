@@ -151,15 +151,21 @@ def _reference_vjp(spec, arrays, params, v):
     return [g.numpy() for g in torch.autograd.grad(out, xs, torch.from_numpy(v))]
 
 
-@pytest.mark.parametrize("spec", [s for s in REGISTRY if s.differentiable], ids=lambda s: s.name)
-@settings(max_examples=8)
-@given(data=st.data())
-def test_vjp_matches_the_float64_reference_to_1e_10(spec, data):
+def _draw_vjp_case(spec, data):
+    """Inputs and parameters for ``spec``, a random cotangent v of its output's shape, and minigan's VJP."""
     arrays, params = data.draw(op_inputs(spec))
     seed = data.draw(st.integers(0, 2**16))
     value = numpy.asarray(spec.ref(*arrays, **params))
     v = numpy.asarray(numpy.random.default_rng(seed).standard_normal(value.shape))  # 0-d: an array, not a float
     _, ours = _minigan_vjp(spec, arrays, params, v)
+    return arrays, params, v, ours
+
+
+@pytest.mark.parametrize("spec", [s for s in REGISTRY if s.differentiable], ids=lambda s: s.name)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_vjp_matches_the_float64_reference_to_1e_10(spec, data):
+    arrays, params, v, ours = _draw_vjp_case(spec, data)
     reference = _reference_vjp(spec, arrays, params, v)
     for k, (a, b) in enumerate(zip(ours, reference)):
         numpy.testing.assert_allclose(a, b, rtol=XCHECK_RTOL, atol=XCHECK_ATOL, err_msg=f"{spec.name}, input {k}")
@@ -255,11 +261,7 @@ BINARY_PARTIALS = {  # (df/da, df/db) on the broadcast shape
 @settings(max_examples=8)
 @given(data=st.data())
 def test_elementwise_vjp_matches_its_closed_form_to_1e_10(spec, data):
-    arrays, params = data.draw(op_inputs(spec))
-    seed = data.draw(st.integers(0, 2**16))
-    value = numpy.asarray(spec.ref(*arrays, **params))
-    v = numpy.asarray(numpy.random.default_rng(seed).standard_normal(value.shape))
-    _, ours = _minigan_vjp(spec, arrays, params, v)
+    arrays, params, v, ours = _draw_vjp_case(spec, data)
     if spec.name in UNARY_DERIVATIVE:
         expected = [v * UNARY_DERIVATIVE[spec.name](arrays[0], **params)]
     else:
