@@ -3,7 +3,6 @@ bad flag values stop with a one-line usage error, a resume keeps the run's ident
 
 Cheap by design: the refusals happen before any training, and the runs that do train take a step or two.
 """
-import importlib.util
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from minigan import runs
 from minigan.runs.folder import LOCK
 from mnist_or_skip import load_mnist_or_skip
+from load_script import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMOS = ("gaussian_1d", "mixture_2d", "mnist_mlp", "mnist_dcgan", "mode_collapse", "train_classifier",
@@ -24,10 +24,7 @@ BAD_VALUES = ("-1", "nan", "inf", "abc")  # none is a valid value of any typed f
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", os.path.join(ROOT, "demos", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"demos/{name}.py", f"{name}_under_test")
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,15 @@ there, with no host-to-device copy per iteration (counted by the CuPy stand-in),
 same images as the sampler's definition on the host."""
 from __future__ import annotations
 
-import importlib.util
-import os
 
 import numpy
 
 import minigan as mg
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from load_script import load_script
 
 
 def load_demo(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_samplers", os.path.join(ROOT, "demos", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"demos/{name}.py", f"{name}_samplers")
 
 
 def test_mnist_mlp_minibatches_are_gathered_on_the_device(stand_in):

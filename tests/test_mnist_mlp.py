@@ -1,5 +1,4 @@
 """The GAN paper's MNIST model (minigan/models/paper_mlp.py) and its demo (demos/mnist_mlp.py)."""
-import importlib.util
 import json
 import math
 import os
@@ -12,15 +11,11 @@ from minigan.data import load_mnist
 from minigan import checkpoint, nn
 from minigan.models import paper_mlp
 from mnist_or_skip import load_mnist_or_skip
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from load_script import load_script
 
 
 def load_demo():
-    spec = importlib.util.spec_from_file_location("mnist_mlp_demo", os.path.join(ROOT, "demos", "mnist_mlp.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("demos/mnist_mlp.py", "mnist_mlp_demo")
 
 
 def linear_count(n_in, n_out):

@@ -6,7 +6,6 @@ runs produced.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -18,16 +17,14 @@ import pytest
 
 from minigan.data import toy
 from minigan.gan.metrics import mode_coverage
+from load_script import load_script
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("mode_collapse", os.path.join(ROOT, "demos", "mode_collapse.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("demos/mode_collapse.py", "mode_collapse")
 
 
 ARGS = ["--variants", "vanilla,unrolled", "--seeds", "1", "--seed", "3", "--steps", "3", "--m", "16",

@@ -2,20 +2,17 @@
 
 Nothing here runs a mutant (that takes an hour); every check reads files or edits a scratch copy.
 """
-import importlib.util
 import os
 import shutil
 
 import pytest
+from load_script import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("minigan_tools_mutate", os.path.join(ROOT, "tools", "mutate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/mutate.py", "minigan_tools_mutate")
 
 
 mutate = _load_tool()

@@ -9,24 +9,19 @@ Parzen log-likelihood by about 784 log(256/255) = 3 nats; so the end points are 
 """
 from __future__ import annotations
 
-import importlib.util
-import os
 
 import numpy
 import pytest
 
 from minigan.models.classifier import to_tanh_range
+from load_script import load_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PIXELS = numpy.array([[[0, 255], [128, 1]]], dtype=numpy.uint8)  # one 2 x 2 "image"
 
 
 def load_demo(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_pixels", os.path.join(ROOT, "demos", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"demos/{name}.py", f"{name}_pixels")
 
 
 def test_mnist_mlp_demo_maps_0_and_255_to_exactly_0_and_1():

@@ -11,6 +11,7 @@ import pytest
 import minigan as mg
 from minigan.gan import semi_supervised as ss
 from mnist_or_skip import load_mnist_or_skip
+from load_script import load_script
 
 RNG = numpy.random.default_rng(0)
 L_REAL = RNG.standard_normal((6, 10)) * 3
@@ -83,15 +84,11 @@ def test_predict_and_errors():
 
 def test_demo_smoke_run(tmp_path):
     """demos/semi_supervised_mnist.py for three iterations with a small D: files, keys, 10 labels per class."""
-    import importlib.util
     import json
     import os
 
     mnist = load_mnist_or_skip()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("ssl_demo", os.path.join(root, "demos", "semi_supervised_mnist.py"))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_script("demos/semi_supervised_mnist.py", "ssl_demo")
     out = str(tmp_path)
     metrics = demo.main(["--out", out, "--steps", "3", "--widths", "32,16", "--m", "20", "--eval-every", "2"])
     with open(os.path.join(out, "metrics.json")) as f:
