@@ -81,35 +81,43 @@ def gan_for(G, D, opt_D, opt_G, z_fn, images, seed, m):
                g_loss="non_saturating")
 
 
-def torch_step(torch, G, D, opt_D, opt_G, z_fn, images, rng, m):
-    """The same iteration written in PyTorch; returns (d_loss, g_loss)."""
+def torch_iteration(torch, G, D, opt_D, opt_G, x, z, next_z):
+    """One iteration of Algorithm 1 in PyTorch (k = 1, the non-saturating G loss): D's step on x and
+    G(z), then G's step on ``next_z()`` at D's updated parameters. Returns the tensors
+    (d_loss, g_loss, real_out, fake_out); reading them is left to the caller, as each benchmark
+    mirrors minigan's own reads."""
     F = torch.nn.functional
+    with torch.no_grad():
+        fake = G(z)
+    real_out, fake_out = D(x), D(fake)
+    d_loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
+              + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
+    opt_D.zero_grad()
+    d_loss.backward()
+    opt_D.step()
     d_params = list(D.parameters())
+    for p in d_params:
+        p.requires_grad_(False)
+    g_loss = F.softplus(-D(G(next_z()))).mean()
+    opt_G.zero_grad()
+    g_loss.backward()
+    for p in d_params:
+        p.requires_grad_(True)
+    opt_G.step()
+    return d_loss, g_loss, real_out, fake_out
+
+
+def torch_step(torch, G, D, opt_D, opt_G, z_fn, images, rng, m):
+    """The same iteration written in PyTorch on the CPU; returns (d_loss, g_loss)."""
 
     def step():
         z = torch.from_numpy(z_fn(rng, m))
         x = torch.from_numpy(minibatch(images, rng, m))
-        with torch.no_grad():
-            fake = G(z)
-        real_out, fake_out = D(x), D(fake)
-        loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
-                + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
-        opt_D.zero_grad()
-        loss.backward()
-        opt_D.step()
-        d_loss = loss.item()
-        with torch.no_grad():
+        d_loss, g_loss, real_out, fake_out = torch_iteration(
+            torch, G, D, opt_D, opt_G, x, z, lambda: torch.from_numpy(z_fn(rng, m)))
+        with torch.no_grad():  # minigan's train_step reads D's outputs' means too
             torch.sigmoid(real_out).mean().item(), torch.sigmoid(fake_out).mean().item()
-        z = torch.from_numpy(z_fn(rng, m))
-        for p in d_params:
-            p.requires_grad_(False)
-        g_loss = F.softplus(-D(G(z))).mean()
-        opt_G.zero_grad()
-        g_loss.backward()
-        for p in d_params:
-            p.requires_grad_(True)
-        opt_G.step()
-        return d_loss, g_loss.item()
+        return d_loss.item(), g_loss.item()
 
     return step
 

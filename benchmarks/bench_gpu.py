@@ -66,30 +66,13 @@ def _torch_twin(torch, make, mg_G, mg_D):
 
 def torch_step(torch, G, D, opt_D, opt_G, z_fn, images, m):
     """The same iteration in PyTorch with everything on the GPU (z, indices, images)."""
-    F = torch.nn.functional
-    d_params = list(D.parameters())
 
     def step():
         z = z_fn(m)
         x = images[torch.randint(0, images.shape[0], (m,), device="cuda")]
-        with torch.no_grad():
-            fake = G(z)
-        real_out, fake_out = D(x), D(fake)
-        loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
-                + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
-        opt_D.zero_grad()
-        loss.backward()
-        opt_D.step()
+        d_loss, g_loss, real_out, fake_out = cpu.torch_iteration(torch, G, D, opt_D, opt_G, x, z, lambda: z_fn(m))
         d_real, d_fake = torch.sigmoid(real_out).mean().detach(), torch.sigmoid(fake_out).mean().detach()
-        for p in d_params:
-            p.requires_grad_(False)
-        g_loss = F.softplus(-D(G(z_fn(m)))).mean()
-        opt_G.zero_grad()
-        g_loss.backward()
-        for p in d_params:
-            p.requires_grad_(True)
-        opt_G.step()
-        torch.stack([loss.detach(), g_loss.detach(), d_real, d_fake]).cpu()  # one read, as minigan's train_step
+        torch.stack([d_loss.detach(), g_loss.detach(), d_real, d_fake]).cpu()  # one read, as minigan's train_step
 
     return step
 
