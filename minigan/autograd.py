@@ -88,8 +88,7 @@ def _to_array(data, dtype=None):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, numpy.generic):  # a NumPy scalar (x > 0 on a 0-d array gives one) is host data too
         return numpy.asarray(data, dtype=dtype)
-    if type(data).__module__.split(".")[0] == "cupy":
-        backend.backend_of(data)  # loads cupy so later dispatch recognises it
+    if backend.recognise_cupy_array(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     xp = backend.default_module()
     if dtype is None:

@@ -199,13 +199,21 @@ def is_cupy_array(a) -> bool:
     return _cupy is not None and isinstance(a, _cupy.ndarray)
 
 
+def recognise_cupy_array(a) -> bool:
+    """is_cupy_array for an array CuPy made before minigan loaded CuPy (the user imported it first).
+
+    Such an array's type lives in the ``cupy`` package; this loads CuPy (see _load_cupy) so that
+    array_module and every later is_cupy_array recognise it. Kept apart from is_cupy_array, which
+    ops call on every array and which must stay one isinstance test.
+    """
+    return type(a).__module__.split(".")[0] == "cupy" and _load_cupy() is not None and is_cupy_array(a)
+
+
 def backend_of(a) -> str:
     """'numpy' or 'cupy' for one array."""
     if isinstance(a, numpy.ndarray) or numpy.isscalar(a):
         return "numpy"
-    if is_cupy_array(a):
-        return "cupy"
-    if type(a).__module__.split(".")[0] == "cupy" and _load_cupy() is not None and is_cupy_array(a):
+    if is_cupy_array(a) or recognise_cupy_array(a):
         return "cupy"
     raise BackendError(f"expected a numpy or cupy array, got {type(a).__name__}")
 

@@ -69,7 +69,7 @@ class CheckpointError(Exception):
 
 # -- encoding: Python values <-> JSON + arrays -------------------------------------------------
 def _is_array(x) -> bool:
-    return isinstance(x, numpy.ndarray) or backend.is_cupy_array(x) or type(x).__module__.split(".")[0] == "cupy"
+    return isinstance(x, numpy.ndarray) or backend.is_cupy_array(x) or backend.recognise_cupy_array(x)
 
 
 def _new_key(path, arrays) -> str:
