@@ -8,6 +8,7 @@ import numpy
 import pytest
 
 from load_script import load_script
+from minigan.runs import seeds
 from mnist_or_skip import load_mnist_or_skip
 
 TINY = ["--steps", "6", "--train-size", "500", "--n-samples", "200", "--n-valid", "100", "--n-test", "200",
@@ -23,7 +24,7 @@ def diagnose_script():
 
 
 def test_seed_list_reads_ranges_and_lists_and_refuses_repeats():
-    s = seeds_script()
+    s = seeds
     assert s.seed_list("10-14") == [10, 11, 12, 13, 14]
     assert s.seed_list("3,5,9") == [3, 5, 9]
     assert s.seed_list("1-2,7") == [1, 2, 7]
@@ -37,6 +38,9 @@ def test_the_runner_sets_out_seed_and_resume_itself(tmp_path):
     for flag in ("--out", "--seed", "--resume", "--overwrite"):
         with pytest.raises(s.runs.RunError, match=flag):
             s.parse_args(["--out", str(tmp_path), "--seeds", "1", "--", flag, "x"])
+        with pytest.raises(s.runs.RunError, match=flag):
+            s.parse_args(["--out", str(tmp_path), "--seeds", "1", "--", f"{flag}=x"])
+    assert s.parse_args(["--out", "o", "--seeds", "1", "--", "--seed-extra", "1"]).demo_flags == ["--seed-extra", "1"]
 
 
 def fake_run(folder, seed, ll, last_ll, d_real, d_fake):
