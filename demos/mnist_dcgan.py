@@ -129,11 +129,11 @@ def draw(args, G, fixed_z, fixed_y, x_train, history, step):
 
 
 def evaluate(args, gan, p_z, data):
-    """Scores of each G (last iterate, average) on n_eval samples, or None without the classifier checkpoint.
-    Returns (scores, the reported G's name and samples); samples.npy holds the reported G's."""
+    """(scores of each G -- last iterate, average -- on n_eval samples, or None without the classifier checkpoint;
+    the name of the G reported). samples.npy gets the reported G's samples."""
     if not os.path.exists(args.classifier):
         print(f"no classifier at {args.classifier}: skipping the scores (run demos/train_classifier.py)")
-        return None, recipe.LAST, None
+        return None, recipe.LAST
     refs = recipe.references(args.classifier, data, args.n_eval)
     z, y = recipe.eval_noise(args.seed, args.n_eval, args.conditional, N_CLASSES)
     samples_of = {}
@@ -142,7 +142,7 @@ def evaluate(args, gan, p_z, data):
             samples_of[name] = generate(gan.G, z, y)
     result, chosen = recipe.report(refs, samples_of, y)
     numpy.save(os.path.join(args.out, "samples.npy"), samples_of[chosen])
-    return result, chosen, samples_of[chosen]
+    return result, chosen
 
 
 def parse_args(argv=None):
@@ -220,7 +220,7 @@ def run_demo(args, argv, run):
         print(f"{stop}; checkpoint saved, stopping", flush=True)
     train_seconds = time.time() - t0
     trained = gan.step - start
-    scores, reported, _ = evaluate(args, gan, p_z, data)
+    scores, reported = evaluate(args, gan, p_z, data)
     with dict(recipe.candidates(gan, p_z, args.seed, args.bn_batches))[reported]:  # the figures show the G reported
         files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
 

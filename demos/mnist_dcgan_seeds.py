@@ -1,13 +1,15 @@
 """Train and score the DCGAN (demos/mnist_dcgan.py, or its PyTorch reference) on several seeds, and tabulate them.
 
     python3 demos/mnist_dcgan_seeds.py --out runs/dcgan_seeds --seeds 0-2 --jobs 1 -- --minutes 60 --steps 30000
-    python3 demos/mnist_dcgan_seeds.py --out runs/dcgan_seeds_torch --seeds 0-2 --jobs 1 --torch -- --minutes 60
+    python3 demos/mnist_dcgan_seeds.py --out runs/dcgan_torch --seeds 0-2 --jobs 1 --torch --steps-from runs/dcgan_seeds
     python3 demos/mnist_dcgan_seeds.py --out runs/dcgan_seeds --seeds 0-2 --collect-only
 
 Each seed N trains in DIR/seedN: ``demos/mnist_dcgan.py --out DIR/seedN --seed N`` plus the flags
 after ``--`` (the recipe's options among them), or with --torch demos/mnist_dcgan_torch.py, the
-same networks and recipe in PyTorch, scored by the same classifier. --jobs runs that many at once;
-a finished seed is not run again and an interrupted one is resumed (minigan/runs/seeds.py).
+same networks and recipe in PyTorch, scored by the same classifier; --steps-from DIR gives each
+seed N ``--steps`` = the iterations DIR/seedN trained (a run stopped by --minutes, say), so the two
+engines are compared iteration for iteration. --jobs runs that many at once; a finished seed is
+not run again and an interrupted one is resumed (minigan/runs/seeds.py).
 
 Then DIR/table.json and DIR/table.md hold, per seed, the reported G's Inception-style score and
 Fréchet distance to the test set (and, conditional, the classifier's accuracy on G(z | y)), which
@@ -37,7 +39,23 @@ FIGURES = ("inception_score", "frechet_distance", "label_accuracy")
 def parse_args(argv=None):
     ap = seeds_parser(__doc__)
     ap.add_argument("--torch", action="store_true", help="run the PyTorch reference (demos/mnist_dcgan_torch.py)")
+    ap.add_argument("--steps-from", default=None, metavar="DIR",
+                    help="train each seed N for as many iterations as DIR/seedN/metrics.json records")
     return parse_seeds_args(ap, "mnist_dcgan_seeds", argv)
+
+
+def steps_of(folder):
+    """extra(seed) for train_seeds: ['--steps', N] with N the iterations of folder/seedN's finished run."""
+
+    def extra(seed):
+        path = os.path.join(folder, f"seed{seed}", "metrics.json")
+        if not os.path.exists(path):
+            raise runs.RunError(f"mnist_dcgan_seeds: --steps-from {folder}: {path} does not exist (run that seed "
+                                "there first)")
+        with open(path) as f:
+            return ["--steps", str(json.load(f)["steps"])]
+
+    return extra
 
 
 def seed_row(folder):
@@ -104,7 +122,8 @@ def collect(args):
 def main(argv=None):
     args = parse_args(argv)
     if not args.collect_only:
-        train_seeds(args, DEMOS[args.torch], "mnist_dcgan_seeds")
+        extra = steps_of(args.steps_from) if args.steps_from else None
+        train_seeds(args, DEMOS[args.torch], "mnist_dcgan_seeds", extra)
     return collect(args)
 
 

@@ -83,6 +83,17 @@ def test_torch_runs_the_reference_script(runner, tmp_path):
     assert runner.parse_args(["--out", "o", "--seeds", "1"]).torch is False
 
 
+def test_steps_from_gives_each_seed_the_iterations_of_its_twin(runner, tmp_path):
+    fake_run(tmp_path / "minigan" / "seed1", 1, 9.0, 20.0, 8.0, 30.0)
+    args = runner.parse_args(["--out", str(tmp_path / "torch"), "--seeds", "1,2", "--torch", "--steps-from",
+                              str(tmp_path / "minigan"), "--", "--steps", "5", "--width", "2"])
+    extra = runner.steps_of(args.steps_from)
+    cmd = seeds.command(runner.DEMOS[True], args, 1, extra(1))
+    assert cmd[-4:] == ["--width", "2", "--steps", "9001"]  # after the shared flags, so it wins
+    with pytest.raises(runner.runs.RunError, match=r"seed2.metrics\.json does not exist"):
+        extra(2)
+
+
 def test_runner_trains_a_seed_and_tabulates_it(runner, tmp_path):
     load_mnist_or_skip()
     clf = str(tmp_path / "clf.npz")

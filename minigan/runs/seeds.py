@@ -69,18 +69,19 @@ def seed_folder(out, seed) -> str:
     return os.path.join(out, f"seed{seed}")
 
 
-def command(demo, args, seed) -> list[str]:
-    """The command line of one seed's run (with --resume when its folder holds a checkpoint)."""
+def command(demo, args, seed, extra=()) -> list[str]:
+    """The command line of one seed's run: the demo's flags, then ``extra`` (this seed's own, so they win),
+    with --resume when its folder holds a checkpoint."""
     folder = seed_folder(args.out, seed)
-    cmd = [sys.executable, demo, "--out", folder, "--seed", str(seed), "--no-progress", *args.demo_flags]
+    cmd = [sys.executable, demo, "--out", folder, "--seed", str(seed), "--no-progress", *args.demo_flags, *extra]
     if os.path.exists(os.path.join(folder, "checkpoint.npz")):
         cmd.append("--resume")
     return cmd
 
 
-def train_seeds(args, demo, name) -> None:
+def train_seeds(args, demo, name, extra=None) -> None:
     """Run ``demo`` for every seed of args.seeds without metrics.json, args.jobs at a time; the first failure
-    stops the others and raises RunError naming its log (DIR/seedN.log)."""
+    stops the others and raises RunError naming its log (DIR/seedN.log). extra(seed): flags of that seed alone."""
     todo = [s for s in args.seeds if not os.path.exists(os.path.join(seed_folder(args.out, s), "metrics.json"))]
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
     env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -89,7 +90,7 @@ def train_seeds(args, demo, name) -> None:
     while todo or running:
         while todo and len(running) < args.jobs:
             seed = todo.pop(0)
-            cmd = command(demo, args, seed)
+            cmd = command(demo, args, seed, extra(seed) if extra else ())
             log = open(os.path.join(args.out, f"seed{seed}.log"), "a")
             print(f"seed {seed}: {' '.join(cmd)} (log: seed{seed}.log)", flush=True)
             running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
