@@ -127,6 +127,10 @@ def spread(values):
             "min": float(v.min()), "max": float(v.max()), "n": len(v)}
 
 
+def _std(summary):
+    return "n/a" if summary["std"] is None else f"{summary['std']:.1f}"
+
+
 def collect(args):
     rows = [seed_row(os.path.join(args.out, f"seed{s}")) for s in args.seeds]
     table = {"seeds": args.seeds, "demo_flags": args.demo_flags, "rows": rows,
@@ -139,9 +143,8 @@ def collect(args):
     lines += [f"| {r['seed']} | {r['parzen_ll']:.1f} ± {r['parzen_se']:.1f} | {r['last_iterate_ll']:.1f} ± "
               f"{r['last_iterate_se']:.1f} | {'yes' if r['lost'] else 'no'} |" for r in rows]
     rep, last = table["reported_G"], table["last_iterate"]
-    std = (lambda s: "n/a" if s["std"] is None else f"{s['std']:.1f}")
-    lines.append(f"| mean ± std over {len(rows)} seeds | {rep['mean']:.1f} ± {std(rep)} | "
-                 f"{last['mean']:.1f} ± {std(last)} | {table['lost']} of {len(rows)} |")
+    lines.append(f"| mean ± std over {len(rows)} seeds | {rep['mean']:.1f} ± {_std(rep)} | "
+                 f"{last['mean']:.1f} ± {_std(last)} | {table['lost']} of {len(rows)} |")
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
