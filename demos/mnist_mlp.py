@@ -130,7 +130,7 @@ def train(args, gan, valid_x, ckpt_path, progress_path, progress):
             progress.setdefault("game_lost_to_D_at", gan.step)
             print(f"warning: at iteration {gan.step} D tells data from samples perfectly (D(x) "
                   f"{metrics['d_real']:.3f}, D(G(z)) {metrics['d_fake']:.3f}): the game is lost to D and rarely "
-                  "recovers; try another --seed (docs/06-mnist.md 6.5, Seeds)", flush=True)
+                  "recovers (docs/appendix-mnist.md A.3, Seed 1 looked at closely)", flush=True)
         line = (f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  g_loss "
                 f"{metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  lr "
                 f"{gan.opt_D.lr:.5f}  momentum {gan.opt_D.momentum:.3f}  cheap Parzen:")

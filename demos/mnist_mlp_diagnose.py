@@ -131,10 +131,11 @@ def diagnose(args):
 
 def plot(out):
     series = {}
-    for path in sorted(glob.glob(os.path.join(out, "seed*.json"))):
+    for path in sorted(glob.glob(os.path.join(out, "seed*.json"))):  # a "label" field names a run's variant
         with open(path) as f:
             data = json.load(f)
-        series[f"seed {data['seed']}"] = data["rows"]
+        name = f"seed {data['seed']}" + (f" ({data['label']})" if data.get("label") else "")
+        series[name] = data["rows"]
     if not series:
         raise runs.RunError(f"mnist_mlp_diagnose: no seed*.json in {out}; run with --seed first")
     panels = [("D(x) and D(G(z))", ("d_real", "d_fake"), False),
@@ -156,6 +157,7 @@ def plot(out):
         if log:
             ax.set_yscale("log")
         ax.legend(fontsize=6)
+    fig.tight_layout()
     return viz.save(fig, os.path.join(out, "diagnosis.png"))
 
 

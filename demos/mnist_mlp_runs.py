@@ -182,8 +182,8 @@ def describe_average(key):
 def game_lost_to_D(metrics, margin=0.01):
     """True when D tells every real image from every sample: D(x) > 1 - margin and D(G(z)) < margin.
 
-    The non-saturating loss still gives G a gradient there, but in the runs of docs/06-mnist.md 6.5
-    (seed 1; seed 0 with --d-loss-scale 0.5) the game never came back from it."""
+    The non-saturating loss still gives G a gradient there, but a game that stays there rarely comes
+    back (docs/appendix-mnist.md A.3, "Seed 1 looked at closely, and new seeds")."""
     return metrics["d_real"] > 1.0 - margin and metrics["d_fake"] < margin
 
 
