@@ -88,7 +88,9 @@ def demo_args(args):
 
 
 def watch_run(args):
-    """Train the demo's run for args.seed, recording a row every args.every iterations; returns (rows, gan)."""
+    """Train the demo's run for args.seed, recording a row every args.every iterations.
+
+    Returns (rows, gan, diverged_at): the iteration at which the run diverged, or None."""
     demo = demo_args(args)
     mnist = load_mnist(demo.data_dir)
     train_x = to_unit(mnist["train"].images[:demo.train_size])
@@ -120,16 +122,16 @@ def watch_run(args):
         gan.train(args.steps, on_step=watch, progress=False)
     except DivergenceError as err:  # the rows up to the divergence are the diagnosis
         print(f"seed {args.seed}: {err}", flush=True)
-        gan.diverged_at = err.step
-    return rows, gan
+        return rows, gan, err.step
+    return rows, gan, None
 
 
 def diagnose(args):
-    rows, gan = watch_run(args)
+    rows, _, diverged_at = watch_run(args)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"seed{args.seed}.json")
     runs.write_json(path, {"seed": args.seed, "flags": args.demo_flag, "every": args.every, "rows": rows,
-                           "diverged_at": getattr(gan, "diverged_at", None),
+                           "diverged_at": diverged_at,
                            "provenance": runs.provenance(args, sys.argv[1:])})
     return path
 
