@@ -96,11 +96,11 @@ def build(args, train_x, average_betas=()):
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch, decay=decay),
                  *optim.paper_mnist_schedules(opt_G, per_epoch, decay=decay)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
-    scale = float(args.d_loss_scale)
+    scale, t = float(args.d_loss_scale), float(args.real_label)
 
     def d_loss(real_logits, fake_logits):
-        """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
-        return losses.d_loss(real_logits, fake_logits) * scale
+        """scale * (1/m sum BCE(D(x), t) + 1/m sum BCE(D(G(z)), 0)); the paper's code: scale 1/2, t = 1."""
+        return losses.d_loss(real_logits, fake_logits, real_label=t) * scale
 
     averages = [optim.UniformAverage(opt_G) if beta == UNIFORM else optim.ExponentialMovingAverage(opt_G, beta)
                 for beta in average_betas]

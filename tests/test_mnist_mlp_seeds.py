@@ -103,7 +103,8 @@ def test_watching_a_run_does_not_change_it(tmp_path):
     d = diagnose_script()
     args = d.parse_args(["--out", str(tmp_path), "--seed", "2", "--steps", "8", "--every", "4",
                          "--demo-flag=--train-size=500"])
-    rows, watched = d.watch_run(args)
+    rows, watched, diverged_at = d.watch_run(args)
+    assert diverged_at is None
     assert [r["step"] for r in rows] == [4, 8]
     assert all(r["grad_D"] > 0 and r["grad_G"] > 0 and 0 <= r["rejected"] <= 1 for r in rows)
     plain, _ = d.build(d.demo_args(args), d.to_unit(mnist["train"].images[:500]))
