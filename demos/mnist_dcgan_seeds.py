@@ -28,7 +28,8 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 from minigan import runs
-from minigan.runs.seeds import file_sha256, mean_std, parse_seeds_args, seeds_parser, spread, train_seeds
+from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seeds_parser, spread,
+                                train_seeds)
 from demos.mnist_dcgan_recipe import LAST, samples_sha256
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,7 +124,7 @@ def main(argv=None):
     args = parse_args(argv)
     if not args.collect_only:
         extra = steps_of(args.steps_from) if args.steps_from else None
-        train_seeds(args, DEMOS[args.torch], "mnist_dcgan_seeds", extra)
+        refuse_failed("mnist_dcgan_seeds", args, train_seeds(args, DEMOS[args.torch], "mnist_dcgan_seeds", extra))
     return collect(args)
 
 

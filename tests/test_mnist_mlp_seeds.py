@@ -90,11 +90,54 @@ def test_runner_trains_every_seed_skips_finished_ones_and_tabulates(tmp_path):
     assert os.path.getmtime(tmp_path / "seed3" / "metrics.json") == before
 
 
-def test_a_failed_seed_stops_the_runner_and_names_its_log(tmp_path):
+def test_a_failed_seed_is_named_with_its_log(tmp_path):
     load_mnist_or_skip()
     s = seeds_script()
-    with pytest.raises(s.runs.RunError, match=r"seed 5 failed .*seed5\.log"):
+    with pytest.raises(s.runs.RunError, match=r"1 of 1 seeds failed; see seed 5 \(exit 2\): .*seed5\.log"):
         s.main(["--out", str(tmp_path), "--seeds", "5", "--", *TINY, "--n-valid", "999999"])
+
+
+FAKE_DEMO = """import json, os, sys
+out, seed = sys.argv[sys.argv.index("--out") + 1], int(sys.argv[sys.argv.index("--seed") + 1])
+os.makedirs(out, exist_ok=True)
+if seed == 5:
+    sys.exit("fake demo: seed 5 fails")
+json.dump({"seed": seed}, open(os.path.join(out, "metrics.json"), "w"))
+"""
+
+
+def test_a_failing_seed_does_not_stop_the_others(tmp_path):
+    from minigan.runs import seeds
+    demo = tmp_path / "fake_demo.py"
+    demo.write_text(FAKE_DEMO)
+    args = seeds.parse_seeds_args(seeds.seeds_parser("fake"), "fake", ["--out", str(tmp_path / "runs"),
+                                                                       "--seeds", "4-7", "--jobs", "2"])
+    failed = seeds.train_seeds(args, str(demo), "fake")
+    assert failed == {5: 1}
+    for seed in (4, 6, 7):  # run after seed 5 failed, or beside it
+        assert (tmp_path / "runs" / f"seed{seed}" / "metrics.json").exists()
+    with pytest.raises(seeds.RunError, match=r"1 of 4 seeds failed; see seed 5 \(exit 1\)"):
+        seeds.refuse_failed("fake", args, failed)
+    seeds.refuse_failed("fake", args, {})  # nothing failed: nothing to say
+
+
+def test_a_diverged_seed_is_lost_and_the_table_gives_the_mean_without_it(tmp_path):
+    s = seeds_script()
+    (tmp_path / "seed9.log").write_text("iter 1000 ...\nmnist_mlp.py: error: training diverged at iteration 1353: D's "
+                                         "d_loss is not finite (nan or inf); the last finite checkpoint ...\n")
+    assert s.diverged_at(str(tmp_path / "seed9.log")) == 1353
+    assert s.diverged_at(str(tmp_path / "seed8.log")) is None
+    fake_run(tmp_path / "seed1", 1, 220.0, 150.0, 0.7, 0.3)
+    fake_run(tmp_path / "seed2", 2, 226.0, 156.0, 0.6, 0.35)
+    fake_run(tmp_path / "seed9", 9, -250.0, -280.0, 0.7, 0.3)  # D's tail looks fine: the divergence marks it
+    (tmp_path / "seed9" / "diverged.json").write_text(json.dumps({"diverged_at": 1353}))
+    table = s.main(["--out", str(tmp_path), "--seeds", "1,2,9", "--collect-only"])
+    assert [r["lost"] for r in table["rows"]] == [False, False, True]
+    assert table["reported_G"]["mean"] == pytest.approx((220 + 226 - 250) / 3)
+    assert table["not_lost"]["reported_G"]["mean"] == pytest.approx(223.0)
+    assert table["not_lost"]["last_iterate"]["std"] == pytest.approx(numpy.std([150, 156], ddof=1))
+    text = (tmp_path / "table.md").read_text()
+    assert "yes: diverged at iteration 1353" in text and "mean ± std over the 2 not lost | 223.0 ± 4.2" in text
 
 
 def test_watching_a_run_does_not_change_it(tmp_path):

@@ -79,14 +79,17 @@ def command(demo, args, seed, extra=()) -> list[str]:
     return cmd
 
 
-def train_seeds(args, demo, name, extra=None) -> None:
-    """Run ``demo`` for every seed of args.seeds without metrics.json, args.jobs at a time; the first failure
-    stops the others and raises RunError naming its log (DIR/seedN.log). extra(seed): flags of that seed alone."""
+def train_seeds(args, demo, name, extra=None) -> dict:
+    """Run ``demo`` for every seed of args.seeds without metrics.json, args.jobs at a time.
+
+    A seed whose run fails does not stop the others (a lost game is a result, not a reason to throw
+    away the seeds that train). Returns {seed: exit status} of the runs that failed, empty when all
+    ended well; each one's output is in DIR/seedN.log. extra(seed): flags of that seed alone."""
     todo = [s for s in args.seeds if not os.path.exists(os.path.join(seed_folder(args.out, s), "metrics.json"))]
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
     env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     os.makedirs(args.out, exist_ok=True)
-    running = {}
+    running, failed = {}, {}
     while todo or running:
         while todo and len(running) < args.jobs:
             seed = todo.pop(0)
@@ -100,13 +103,17 @@ def train_seeds(args, demo, name, extra=None) -> None:
                 log.close()
                 del running[seed]
                 if proc.returncode != 0:
-                    for other, other_log in running.values():
-                        other.terminate()
-                        other.wait()
-                        other_log.close()
-                    raise RunError(f"{name}: seed {seed} failed (exit {proc.returncode}); see "
-                                   f"{os.path.join(args.out, f'seed{seed}.log')}")
-                print(f"seed {seed}: done", flush=True)
+                    failed[seed] = proc.returncode
+                print(f"seed {seed}: {'done' if proc.returncode == 0 else f'failed (exit {proc.returncode})'}",
+                      flush=True)
+    return failed
+
+
+def refuse_failed(name, args, failed) -> None:
+    """Raise RunError naming every failed seed and its log (nothing when ``failed`` is empty)."""
+    if failed:
+        logs = ", ".join(f"seed {s} (exit {rc}): {os.path.join(args.out, f'seed{s}.log')}" for s, rc in failed.items())
+        raise RunError(f"{name}: {len(failed)} of {len(args.seeds)} seeds failed; see {logs}")
 
 
 def file_sha256(path) -> str:
