@@ -15,7 +15,10 @@ Steps (--case):
 Both sides must compute the same losses or gradients first (up to float32 rounding for mlp,
 where an op may now sum in another order).
 
-Run: python3 benchmarks/ab_commits.py BASE [--case mlp|tiny|summed] [--pairs N]
+With --cpu-time the blocks are timed by the process's CPU time instead of the wall clock: on a
+loaded machine, with OPENBLAS_NUM_THREADS=1, that leaves out the time other jobs hold the core.
+
+Run: python3 benchmarks/ab_commits.py BASE [--case mlp|tiny|summed] [--pairs N] [--cpu-time]
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy
 
@@ -102,6 +106,7 @@ def main(argv=None):
     ap.add_argument("base", help="the git revision to compare against (e.g. HEAD~1)")
     ap.add_argument("--case", choices=sorted(CASES), default="mlp")
     ap.add_argument("--pairs", type=int, default=10)
+    ap.add_argument("--cpu-time", action="store_true", help="time blocks by the process's CPU time (1 thread)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         base = import_base(args.base, folder)
@@ -110,9 +115,11 @@ def main(argv=None):
         step_new, out_new = make(minigan)
         for x, y in zip(out_base, out_new):  # float32 rounding: sums may run in another order
             numpy.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
-        r = harness.compare(step_new, step_base, pairs=args.pairs)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        r = harness.compare(step_new, step_base, pairs=args.pairs, clock=clock)
     print(f"{args.case}: base {args.base} {r['ms_b']:.3f} ms, new {r['ms_a']:.3f} ms; new / base {r['ratio']:.3f} "
-          f"(spread {r['lo']:.3f}-{r['hi']:.3f}, {args.pairs} pairs, BLAS threads {harness.blas_threads()})")
+          f"(spread {r['lo']:.3f}-{r['hi']:.3f}, {args.pairs} pairs, BLAS threads {harness.blas_threads()}, "
+          f"{'CPU' if args.cpu_time else 'wall'} time)")
     return r
 
 
