@@ -40,8 +40,9 @@ def dropout(x, p=0.5, training=True, generator=None) -> Tensor:
     if p == 1.0:  # everything dropped; 1/(1 - p) would be inf and 0 * inf = nan
         return x * 0.0
     generator = resolve(generator, "dropout")
-    keep = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
-    return x * Tensor(keep * x.dtype.type(1.0 / (1.0 - p)))
+    mask = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
+    mask *= x.dtype.type(1.0 / (1.0 - p))  # in place: the 0/1 array was made for this call alone
+    return x * Tensor(mask)
 
 
 def maxout(x, pieces) -> Tensor:
