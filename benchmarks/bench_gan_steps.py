@@ -25,7 +25,7 @@ core whatever OPENBLAS_NUM_THREADS says; only the GEMMs use a second. So with 2 
 replay gets faster and the step/replay ratio larger than with 1: compare ratios at the same
 thread count.
 
-Run: python3 benchmarks/bench_gan_steps.py [--pairs N] [--case mlp|dcgan|all] [--cpu-time]
+Run: python3 benchmarks/bench_gan_steps.py [--pairs N] [--case mlp|dcgan|all] [--cpu-time] [--profile]
 Set OPENBLAS_NUM_THREADS on a shared machine; PyTorch gets the same thread count.
 """
 from __future__ import annotations
@@ -325,15 +325,48 @@ def check_dcgan(torch, gan, G_t, D_t, opt_D_t, opt_G_t, images, m):
             close(f"DCGAN {name}.{pname}.grad", p.grad.numpy(), t_params[pname].grad.numpy(), rtol=1e-2)
 
 
+def profile_mlp(steps=30, rows=25):
+    """cProfile of minigan's paper-MLP step by the process's CPU time: where the non-GEMM time goes.
+
+    The matrix products are the rows ``linalg.py ... (forward)`` (MatMul and Linear, the latter with
+    its bias add); everything else is element-wise work, the optimiser and the engine. cProfile adds
+    its own cost to every Python call, so the engine's rows read high.
+    """
+    import cProfile
+    import pstats
+
+    step, _ = mlp_case(None)
+    for _ in range(3):
+        step()
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    print(f"cProfile of {steps} steps (CPU time), per step: {1e3 * stats.total_tt / steps:.1f} ms in all")
+    rows_by_time = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:rows]
+    print("| ms per step (own time) | calls per step | function |\n| --- | --- | --- |")
+    for (path, line, name), (_, calls, own, _, _) in rows_by_time:
+        where = f"{os.path.relpath(path) if path.startswith(os.sep) else path}:{line}({name})"
+        if "site-packages" in where or where.startswith(".."):
+            where = f"{os.path.basename(path)}:{line}({name})"
+        print(f"| {1e3 * own / steps:.2f} | {calls / steps:.0f} | {where} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
+    ap.add_argument("--profile", action="store_true", help="cProfile minigan's MLP step instead (CPU time)")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time by the process's CPU time (fair on a loaded machine with 1 BLAS thread only)")
     args = ap.parse_args(argv)
     clock = time.process_time if args.cpu_time else time.perf_counter
     clock_name = "CPU time" if args.cpu_time else "wall time"
+    if args.profile:
+        profile_mlp()
+        return {}
     torch = get_torch()
     print(f"BLAS threads {harness.blas_threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
                                                                    f"{torch.get_num_threads()}"))
