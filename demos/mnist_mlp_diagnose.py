@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import minigan as mg
 from minigan import backend, runs, viz
 from minigan.data import load_mnist
-from minigan.gan import losses
+from minigan.gan import DivergenceError, losses
 from minigan.models import paper_mlp
 from demos.mnist_mlp import build, to_unit
 from demos.mnist_mlp_flags import parse_args as parse_demo_args
@@ -88,7 +88,9 @@ def demo_args(args):
 
 
 def watch_run(args):
-    """Train the demo's run for args.seed, recording a row every args.every iterations; returns (rows, gan)."""
+    """Train the demo's run for args.seed, recording a row every args.every iterations.
+
+    Returns (rows, gan, diverged_at): the iteration at which the run diverged, or None."""
     demo = demo_args(args)
     mnist = load_mnist(demo.data_dir)
     train_x = to_unit(mnist["train"].images[:demo.train_size])
@@ -116,25 +118,31 @@ def watch_run(args):
                   f"grad_D {row['grad_D']:.3g} grad_G {row['grad_G']:.3g} signal {row['g_signal']:.3g} "
                   f"rejected {row['rejected']:.2f} spread {row['spread']:.3f}", flush=True)
 
-    gan.train(args.steps, on_step=watch, progress=False)
-    return rows, gan
+    try:
+        gan.train(args.steps, on_step=watch, progress=False)
+    except DivergenceError as err:  # the rows up to the divergence are the diagnosis
+        print(f"seed {args.seed}: {err}", flush=True)
+        return rows, gan, err.step
+    return rows, gan, None
 
 
 def diagnose(args):
-    rows, _ = watch_run(args)
+    rows, _, diverged_at = watch_run(args)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"seed{args.seed}.json")
     runs.write_json(path, {"seed": args.seed, "flags": args.demo_flag, "every": args.every, "rows": rows,
+                           "diverged_at": diverged_at,
                            "provenance": runs.provenance(args, sys.argv[1:])})
     return path
 
 
 def plot(out):
     series = {}
-    for path in sorted(glob.glob(os.path.join(out, "seed*.json"))):
+    for path in sorted(glob.glob(os.path.join(out, "seed*.json"))):  # a "label" field names a run's variant
         with open(path) as f:
             data = json.load(f)
-        series[f"seed {data['seed']}"] = data["rows"]
+        name = f"seed {data['seed']}" + (f" ({data['label']})" if data.get("label") else "")
+        series[name] = data["rows"]
     if not series:
         raise runs.RunError(f"mnist_mlp_diagnose: no seed*.json in {out}; run with --seed first")
     panels = [("D(x) and D(G(z))", ("d_real", "d_fake"), False),
@@ -142,11 +150,13 @@ def plot(out):
               ("gradient norms of the steps", ("grad_D", "grad_G"), True),
               ("|dJ_G/dG(z)| per sample (probe)", ("g_signal",), True),
               ("fraction of G(z) with D < 0.01", ("rejected",), False),
-              ("spread of G's images across z", ("spread",), False)]
-    fig = viz.new_figure((12.0, 7.5))
+              ("spread of G's images across z", ("spread",), False),
+              ("mean pixel of G(z) (the data's: 0.13)", ("ink",), False),
+              ("parameter norms (D solid, G dashed)", ("norm_D", "norm_G"), True)]
+    fig = viz.new_figure((16.0, 7.5))
     for i, (title, keys, log) in enumerate(panels):
-        ax = fig.add_subplot(2, 3, i + 1)
-        for (name, rows), color in zip(series.items(), ("C0", "C3", "C2", "C1")):
+        ax = fig.add_subplot(2, 4, i + 1)
+        for (name, rows), color in zip(series.items(), ("C0", "C2", "C3", "C1", "C4")):
             steps = [r["step"] for r in rows]
             for key, style in zip(keys, ("-", "--")):
                 ax.plot(steps, [r[key] for r in rows], style, color=color, lw=1,
@@ -155,7 +165,10 @@ def plot(out):
         ax.set_xlabel("iteration", fontsize=8)
         if log:
             ax.set_yscale("log")
+        elif keys[0] == "logit_real":  # a diverging run's last logits would squash every other curve
+            ax.set_ylim(-20, 45)
         ax.legend(fontsize=6)
+    fig.tight_layout()
     return viz.save(fig, os.path.join(out, "diagnosis.png"))
 
 

@@ -59,6 +59,8 @@ def parse_args(argv=None):
         help="checkpoint + cheap Parzen every N iterations")
     add("--d-loss-scale", type=runs.positive(float), default=1.0,
         help="factor on D's cross-entropy (0.5: the paper's code)")
+    add("--real-label", type=runs.at_least(0.5, float, high=1.0), default=1.0,
+        help="D's target for real images (0.9: one-sided label smoothing, Salimans et al. 2016)")
     add("--simultaneous", action="store_true", help="update D and G from one forward pass (the paper's code)")
     add("--noise", choices=paper_mlp.NOISE_KINDS, default="uniform", help="p_z (gaussian: the paper's code)")
     add("--lr-decay", type=runs.at_least(1.0, float), default=None,

@@ -26,7 +26,7 @@ from minigan import backend, checkpoint, optim, runs, viz
 from .mnist_mlp_flags import NEW_RUN_AVERAGES, UNIFORM
 
 # the flags that define a run: a resume takes them from the checkpoint
-DEFINING = ("seed", "m", "train_size", "d_loss_scale", "simultaneous", "noise")
+DEFINING = ("seed", "m", "train_size", "d_loss_scale", "real_label", "simultaneous", "noise")
 
 
 class ShuffledMinibatches:
@@ -78,6 +78,7 @@ def resolve_identity(args, ckpt_path, progress_path, resuming) -> dict:
                         if k in legacy}}
     identity = runs.resolve_identity(args, saved, DEFINING, where=ckpt_path)
     args.d_loss_scale = identity["d_loss_scale"] = float(args.d_loss_scale)
+    args.real_label = identity["real_label"] = float(args.real_label)
     identity.update(average_G=list(saved.get("average_G", [])), lr_decay=list(saved.get("lr_decay", [])),
                     report_average=saved.get("report_average"))
     return identity
@@ -182,8 +183,8 @@ def describe_average(key):
 def game_lost_to_D(metrics, margin=0.01):
     """True when D tells every real image from every sample: D(x) > 1 - margin and D(G(z)) < margin.
 
-    The non-saturating loss still gives G a gradient there, but in the runs of docs/06-mnist.md 6.5
-    (seed 1; seed 0 with --d-loss-scale 0.5) the game never came back from it."""
+    The non-saturating loss still gives G a gradient there, but a game that stays there rarely comes
+    back (docs/appendix-mnist.md A.3, "Seed 1 looked at closely, and new seeds")."""
     return metrics["d_real"] > 1.0 - margin and metrics["d_fake"] < margin
 
 

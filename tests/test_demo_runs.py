@@ -17,8 +17,8 @@ from mnist_or_skip import load_mnist_or_skip
 from load_script import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMOS = ("gaussian_1d", "mixture_2d", "mnist_mlp", "mnist_dcgan", "mode_collapse", "train_classifier",
-         "semi_supervised_mnist")
+DEMOS = ("gaussian_1d", "mixture_2d", "mnist_mlp", "mnist_dcgan", "mnist_dcgan_torch", "mode_collapse",
+         "train_classifier", "semi_supervised_mnist")
 PARSE = {"mode_collapse": "parse"}  # the function that reads the command line, where it is not parse_args
 BAD_VALUES = ("-1", "nan", "inf", "abc")  # none is a valid value of any typed flag of any demo
 

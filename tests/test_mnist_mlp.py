@@ -203,6 +203,30 @@ def test_demo_d_loss_scale_default_half_option_and_resume_keeps_its_factor(tmp_p
     assert resumed["d_loss_scale"] == 0.5 and resumed["steps"] == 4
 
 
+def test_demo_real_label_smooths_only_the_data_term_and_resume_keeps_it(tmp_path):
+    """--real-label t is one-sided label smoothing: D's loss becomes BCE(D(x), t) + BCE(D(G(z)), 0),
+    times --d-loss-scale; the fake term is untouched. A resumed run keeps t and refuses another."""
+    mnist_or_skip()
+    demo = load_demo()
+    from minigan.gan import losses
+    out = str(tmp_path / "run")
+    metrics = demo.main(["--out", out, "--steps", "2", "--real-label", "0.9", "--no-figures", *SMOKE])
+    assert metrics["real_label"] == 0.9
+    args = demo.parse_args(["--out", out, "--real-label", "0.9", "--d-loss-scale", "0.5", *SMOKE])
+    gan, _ = demo.build(args, numpy.zeros((200, 784), numpy.float32))
+    real, fake = mg.tensor(numpy.array([0.3, -1.2])), mg.tensor(numpy.array([2.0, 0.1]))
+    a_real, a_fake = real.numpy(), fake.numpy()  # BCE(a, t) = softplus(a) - t a, softplus(a) = logaddexp(0, a)
+    expected = 0.5 * (numpy.mean(numpy.logaddexp(0.0, a_real) - 0.9 * a_real)
+                      + numpy.mean(numpy.logaddexp(0.0, a_fake)))
+    assert gan.d_loss(real, fake).item() == pytest.approx(expected, rel=1e-12)
+    assert gan.d_loss(real, fake).item() != pytest.approx(0.5 * losses.d_loss(real, fake).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="--real-label 0.9"):
+        demo.main(["--out", out, "--steps", "4", "--resume", "--real-label", "1", "--no-figures", *SMOKE])
+    assert demo.main(["--out", out, "--steps", "4", "--resume", "--no-figures", *SMOKE])["real_label"] == 0.9
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", out, "--real-label", "0.2"])  # below 1/2 the labels would swap meaning
+
+
 def test_gaussian_noise_prior_has_unit_variance_and_bad_kind_is_refused():
     """The paper's code drew z ~ N(0, I) (goodfeli/adversarial's Generator default); the uniform
     prior on [-sqrt 3, sqrt 3] has the same mean and variance. 20,000 x 100 draws put the sample

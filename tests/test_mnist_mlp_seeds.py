@@ -8,6 +8,7 @@ import numpy
 import pytest
 
 from load_script import load_script
+from minigan.runs import seeds
 from mnist_or_skip import load_mnist_or_skip
 
 TINY = ["--steps", "6", "--train-size", "500", "--n-samples", "200", "--n-valid", "100", "--n-test", "200",
@@ -23,7 +24,7 @@ def diagnose_script():
 
 
 def test_seed_list_reads_ranges_and_lists_and_refuses_repeats():
-    s = seeds_script()
+    s = seeds
     assert s.seed_list("10-14") == [10, 11, 12, 13, 14]
     assert s.seed_list("3,5,9") == [3, 5, 9]
     assert s.seed_list("1-2,7") == [1, 2, 7]
@@ -37,6 +38,9 @@ def test_the_runner_sets_out_seed_and_resume_itself(tmp_path):
     for flag in ("--out", "--seed", "--resume", "--overwrite"):
         with pytest.raises(s.runs.RunError, match=flag):
             s.parse_args(["--out", str(tmp_path), "--seeds", "1", "--", flag, "x"])
+        with pytest.raises(s.runs.RunError, match=flag):
+            s.parse_args(["--out", str(tmp_path), "--seeds", "1", "--", f"{flag}=x"])
+    assert s.parse_args(["--out", "o", "--seeds", "1", "--", "--seed-extra", "1"]).demo_flags == ["--seed-extra", "1"]
 
 
 def fake_run(folder, seed, ll, last_ll, d_real, d_fake):
@@ -99,7 +103,8 @@ def test_watching_a_run_does_not_change_it(tmp_path):
     d = diagnose_script()
     args = d.parse_args(["--out", str(tmp_path), "--seed", "2", "--steps", "8", "--every", "4",
                          "--demo-flag=--train-size=500"])
-    rows, watched = d.watch_run(args)
+    rows, watched, diverged_at = d.watch_run(args)
+    assert diverged_at is None
     assert [r["step"] for r in rows] == [4, 8]
     assert all(r["grad_D"] > 0 and r["grad_G"] > 0 and 0 <= r["rejected"] <= 1 for r in rows)
     plain, _ = d.build(d.demo_args(args), d.to_unit(mnist["train"].images[:500]))

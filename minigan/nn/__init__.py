@@ -12,6 +12,6 @@ from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .maxout import Maxout
 from .module import Module, ModuleList, Parameter, Sequential
-from .norm import BatchNorm1d, BatchNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, recompute_running_stats
 from .shape import Flatten, Unflatten
 from .virtual_batchnorm import ReferenceBatch, VirtualBatchNorm

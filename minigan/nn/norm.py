@@ -10,7 +10,7 @@ import numpy
 
 from .. import backend
 from .. import functional as F
-from ..autograd import Tensor
+from ..autograd import Tensor, no_grad
 from . import init
 from .module import Module, check_dtype, new_parameter
 
@@ -81,3 +81,39 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _expected = "(N, {C}, H, W)"
+
+
+def recompute_running_stats(module, batches) -> int:
+    """Set every batch-norm layer's running statistics in ``module`` to the mean of its batch statistics
+    over ``batches`` (an iterable of inputs, each passed as ``module(batch)``). Returns how many batches.
+
+    Why: eval mode normalises with running statistics, which training accumulates for the weights it
+    had at the time. Weights put in from elsewhere -- an average of the iterates (minigan/optim/
+    averaging.py) -- produce other activations, so the statistics must be measured again for them
+    (Izmailov et al. 2018 do the same for stochastic weight averaging). With the statistics reset,
+    batch i (from 0) is taken with momentum r = 1/(i + 1), so after n batches
+
+        running_mean = (1/n) sum_i mean_i,      running_var = (1/n) sum_i var_i (unbiased, as training's),
+
+    the plain mean, with no dependence on the order. The forward passes run in train mode without
+    a graph; the layers' momentum and the module's mode are restored afterwards.
+    """
+    layers = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    momenta, was_training = [m.momentum for m in layers], module.training
+    for m in layers:
+        m.reset_running_stats()
+    n = 0
+    module.train()
+    try:
+        with no_grad():
+            for n, batch in enumerate(batches, start=1):
+                for m in layers:
+                    m.momentum = 1.0 / n
+                module(batch)
+    finally:
+        for m, r in zip(layers, momenta):
+            m.momentum = r
+        module.train(was_training)
+    if n == 0:
+        raise ValueError("recompute_running_stats: no batches given; the statistics were reset and left empty")
+    return n
