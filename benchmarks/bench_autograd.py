@@ -16,17 +16,20 @@ Three cases, measured with the interleaved paired-ratio method of benchmarks/har
 Both sides start from the same weights and data, and we check that they compute the
 same outputs and gradients (to their dtype's tolerance) before timing anything.
 
-With --shortcuts it measures instead what the engine's one speed shortcut
-(minigan/autograd.py, ``_wrap_outputs``) saves: cases (a) and (c) timed, paired, with
-it and with its plain form (outputs built through ``Tensor.__init__``, always as a tuple).
+With --shortcuts it measures instead what each speed shortcut saves, timing the cases it
+touches paired, with it and with its plain form: the engine's ``_wrap_outputs``
+(minigan/autograd.py; plain: outputs built through ``Tensor.__init__``, always as a tuple)
+on (a) and (c), and ``_broadcast_array`` (minigan/ops/shape.py; plain: always NumPy's
+broadcast view) on (c).
 
-Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny | --shortcuts]
+Run: python3 benchmarks/bench_autograd.py [--pairs N] [--tiny | --shortcuts] [--cpu-time]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 import weakref
 
 import numpy
@@ -39,6 +42,7 @@ import harness
 import minigan as mg
 import minigan.autograd as autograd
 import minigan.functional as F
+import minigan.ops.shape as shape_ops
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: ~1e-7 per rounding, a few hundred terms per sum
 
@@ -205,35 +209,53 @@ def plain_wrap_outputs(fn, ys, record):
     return outputs if type(ys) is tuple else outputs[0]
 
 
-def shortcut_costs(pairs):
-    """Cases (a) and (c) with the plain output wrapping patched in, paired against the shortcut."""
-    kept = autograd._wrap_outputs
-    print("| case | plain ms | with the shortcut ms | plain / shortcut (median) | spread |\n"
-          "| --- | --- | --- | --- | --- |")
-    for name, make in [("(a) per-op", per_op_case), ("(c) summed", summed_case)]:
-        step, _ = make(None)
+def plain_broadcast_array(x, shape):
+    """shape._broadcast_array without its shortcut: always NumPy's broadcast view."""
+    return numpy.broadcast_to(x, shape)
 
-        def plain_step(step=step):
-            autograd._wrap_outputs = plain_wrap_outputs
-            try:
-                step()
-            finally:
-                autograd._wrap_outputs = kept
 
-        plain_step()  # the plain form computes the same gradients (make's checks ran on the shortcut)
-        r = harness.compare(plain_step, step, pairs=pairs)
-        print(f"| {name} | {r['ms_a']:.3f} | {r['ms_b']:.3f} | {r['ratio']:.2f}x | {r['lo']:.2f}-{r['hi']:.2f} |",
-              flush=True)
+# (what it is, the module holding it, its name there, its plain form, the cases it touches)
+SHORTCUTS = [
+    ("_wrap_outputs (autograd.py)", autograd, "_wrap_outputs", plain_wrap_outputs,
+     [("(a) per-op", per_op_case), ("(c) summed", summed_case)]),
+    ("_broadcast_array (ops/shape.py)", shape_ops, "_broadcast_array", plain_broadcast_array,
+     [("(c) summed", summed_case)]),
+]
+
+
+def shortcut_costs(pairs, clock):
+    """Each shortcut's cases with its plain form patched in, paired against the shortcut."""
+    print("| shortcut | case | plain ms | with the shortcut ms | plain / shortcut (median) | spread |\n"
+          "| --- | --- | --- | --- | --- | --- |")
+    for what, module, name, plain, cases in SHORTCUTS:
+        kept = getattr(module, name)
+        for case_name, make in cases:
+            step, _ = make(None)
+
+            def plain_step(step=step, module=module, name=name, plain=plain, kept=kept):
+                setattr(module, name, plain)
+                try:
+                    step()
+                finally:
+                    setattr(module, name, kept)
+
+            plain_step()  # the plain form computes the same gradients (make's checks ran on the shortcut)
+            r = harness.compare(plain_step, step, pairs=pairs, clock=clock)
+            print(f"| {what} | {case_name} | {r['ms_a']:.3f} | {r['ms_b']:.3f} | {r['ratio']:.2f}x | "
+                  f"{r['lo']:.2f}-{r['hi']:.2f} |", flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="interleaved A/B block pairs per case")
     parser.add_argument("--tiny", action="store_true", help="only the tiny-graph cases (a) and (c)")
-    parser.add_argument("--shortcuts", action="store_true", help="what _wrap_outputs's shortcut saves in (a), (c)")
+    parser.add_argument("--shortcuts", action="store_true", help="what each speed shortcut saves in (a), (c)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by the process's CPU time (fairer on a loaded machine; the cases run on one thread)")
     args = parser.parse_args(argv)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     if args.shortcuts:
-        shortcut_costs(args.pairs)
+        shortcut_costs(args.pairs, clock)
         return
     torch = harness.torch_or_none()
     print(f"BLAS threads: {harness.blas_threads()}; torch: {torch.__version__ if torch else 'absent'}\n")
@@ -247,7 +269,7 @@ def main(argv=None):
         cases = [case for case in cases if case[1] is not mlp_case]
     for name, make, target in cases:
         fn_mg, fn_torch = make(torch)
-        result = harness.compare(fn_mg, fn_torch, pairs=args.pairs)
+        result = harness.compare(fn_mg, fn_torch, pairs=args.pairs, clock=clock)
         print(harness.format_row(name, result, target), flush=True)
     if args.tiny:
         return

@@ -17,9 +17,15 @@ Before timing, each case checks that both sides compute the same losses, gradien
 updated weights from the same weights and batches (dropout off for that check: the masks
 come from different random streams). For (a) it also reports the floor: the iteration's
 matrix-product FLOPs divided by NumPy's float32 GEMM rate measured here, and the same GEMMs
-replayed alone.
+replayed alone, both once (after the paired runs) and paired with minigan's step, interleaved
+as above (target: the step <= 1.3x its replay).
 
-Run: python3 benchmarks/bench_gan_steps.py [--pairs N] [--case mlp|dcgan|all]
+Threads: minigan's element-wise work (maxout, dropout, the optimisers' updates) runs on one
+core whatever OPENBLAS_NUM_THREADS says; only the GEMMs use a second. So with 2 threads the
+replay gets faster and the step/replay ratio larger than with 1: compare ratios at the same
+thread count.
+
+Run: python3 benchmarks/bench_gan_steps.py [--pairs N] [--case mlp|dcgan|all] [--cpu-time] [--profile]
 Set OPENBLAS_NUM_THREADS on a shared machine; PyTorch gets the same thread count.
 """
 from __future__ import annotations
@@ -229,15 +235,25 @@ def gemm_rate(n=1024, seconds=1.0):
     return 2.0 * n**3 / best
 
 
-def gemm_replay(gemms, repeats=5):
-    """Median seconds to run the listed products alone, on fresh float32 operands of those shapes."""
+def gemm_replayer(gemms):
+    """A callable that runs the listed products alone, on fresh float32 operands of those shapes."""
     rng = numpy.random.default_rng(0)
     ops = [(rng.random((r, k), dtype=numpy.float32), rng.random((k, c), dtype=numpy.float32)) for r, k, c in gemms]
+
+    def replay():
+        for a, b in ops:
+            a @ b
+
+    return replay
+
+
+def gemm_replay(gemms, repeats=5):
+    """Median seconds to run the listed products alone (gemm_replayer), after one warm-up run."""
+    replay = gemm_replayer(gemms)
     times = []
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        for a, b in ops:
-            a @ b
+        replay()
         times.append(time.perf_counter() - t0)
     return float(numpy.median(times[1:]))
 
@@ -336,11 +352,48 @@ def check_dcgan(torch, gan, G_t, D_t, opt_D_t, opt_G_t, images, m):
             close(f"DCGAN {name}.{pname}.grad", p.grad.numpy(), t_params[pname].grad.numpy(), rtol=1e-2)
 
 
+def profile_mlp(steps=30, rows=25):
+    """cProfile of minigan's paper-MLP step by the process's CPU time: where the non-GEMM time goes.
+
+    The matrix products are the rows ``linalg.py ... (forward)`` (MatMul and Linear, the latter with
+    its bias add); everything else is element-wise work, the optimiser and the engine. cProfile adds
+    its own cost to every Python call, so the engine's rows read high.
+    """
+    import cProfile
+    import pstats
+
+    step, _ = mlp_case(None)
+    for _ in range(3):
+        step()
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    print(f"cProfile of {steps} steps (CPU time), per step: {1e3 * stats.total_tt / steps:.1f} ms in all")
+    rows_by_time = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:rows]
+    print("| ms per step (own time) | calls per step | function |\n| --- | --- | --- |")
+    for (path, line, name), (_, calls, own, _, _) in rows_by_time:
+        where = f"{os.path.relpath(path) if path.startswith(os.sep) else path}:{line}({name})"
+        if "site-packages" in where or where.startswith(".."):
+            where = f"{os.path.basename(path)}:{line}({name})"
+        print(f"| {1e3 * own / steps:.2f} | {calls / steps:.0f} | {where} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
+    ap.add_argument("--profile", action="store_true", help="cProfile minigan's MLP step instead (CPU time)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by the process's CPU time (fair on a loaded machine with 1 BLAS thread only)")
     args = ap.parse_args(argv)
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    clock_name = "CPU time" if args.cpu_time else "wall time"
+    if args.profile:
+        profile_mlp()
+        return {}
     torch = get_torch()
     print(f"BLAS threads {harness.blas_threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
                                                                    f"{torch.get_num_threads()}"))
@@ -348,13 +401,19 @@ def main(argv=None):
     results = {}
     if args.case in ("mlp", "all"):
         a, b = mlp_case(torch)
-        results["mlp"] = r = harness.compare(a, b, pairs=args.pairs)
+        results["mlp"] = r = harness.compare(a, b, pairs=args.pairs, clock=clock)
         print(harness.format_row("paper MLP GAN, Algorithm 1 step, m=100", r, "<= 1.0x"), flush=True)
     if args.case in ("dcgan", "all"):
         a, b = dcgan_case(torch)
-        results["dcgan"] = r = harness.compare(a, b, pairs=args.pairs)
+        results["dcgan"] = r = harness.compare(a, b, pairs=args.pairs, clock=clock)
         print(harness.format_row("DCGAN, Algorithm 1 step, m=64", r, "<= 1.5x"), flush=True)
     if "mlp" in results:
+        step, _ = mlp_case(None)  # minigan's step again, timed paired against its own GEMMs replayed alone
+        results["mlp_vs_replay"] = r = harness.compare(step, gemm_replayer(mlp_gemms()), pairs=args.pairs,
+                                                       clock=clock)
+        print(f"\nMLP step / its {len(mlp_gemms())} GEMMs replayed alone, paired ({clock_name}): {r['ms_a']:.1f} ms / "
+              f"{r['ms_b']:.1f} ms, ratio {r['ratio']:.2f}x (spread {r['lo']:.2f}-{r['hi']:.2f}); target <= 1.3x",
+              flush=True)
         gemms = mlp_gemms()
         flops = sum(2 * r * k * c for r, k, c in gemms)
         rate = gemm_rate()

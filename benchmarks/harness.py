@@ -40,40 +40,43 @@ def torch_or_none():
     return torch
 
 
-def _calls_per_block(fn, block_s):
-    t0 = time.perf_counter()
+def _calls_per_block(fn, block_s, clock):
+    t0 = clock()
     fn()
-    one = max(time.perf_counter() - t0, 1e-6)
+    one = max(clock() - t0, 1e-6)
     return max(1, int(block_s / one))
 
 
-def _block(fn, n):
-    t0 = time.perf_counter()
+def _block(fn, n, clock):
+    t0 = clock()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (clock() - t0) / n
 
 
-def compare(fn_a, fn_b, pairs=10, block_s=0.15, warmup_s=1.5, sleep_s=0.15):
+def compare(fn_a, fn_b, pairs=10, block_s=0.15, warmup_s=1.5, sleep_s=0.15, clock=time.perf_counter):
     """Interleaved paired timing of fn_a (minigan) against fn_b (torch, or None).
 
     Returns a dict: ms_a, ms_b (medians), ratio (median of per-pair a/b), lo, hi (its spread).
+    clock: wall time by default. ``time.process_time`` (the CPU time of this process) leaves out
+    the time other jobs hold the core, so on a loaded machine it is the fairer clock for code
+    that runs on one thread; with more threads it also counts their idle spinning.
     """
     end = time.perf_counter() + warmup_s
     while time.perf_counter() < end:
         fn_a()
         if fn_b is not None:
             fn_b()
-    n_a = _calls_per_block(fn_a, block_s)
-    n_b = _calls_per_block(fn_b, block_s) if fn_b is not None else 0
+    n_a = _calls_per_block(fn_a, block_s, clock)
+    n_b = _calls_per_block(fn_b, block_s, clock) if fn_b is not None else 0
     times_a, times_b, ratios = [], [], []
     for _ in range(pairs):
         time.sleep(sleep_s)
-        ta = _block(fn_a, n_a)
+        ta = _block(fn_a, n_a, clock)
         times_a.append(ta)
         if fn_b is not None:
             time.sleep(sleep_s)
-            tb = _block(fn_b, n_b)
+            tb = _block(fn_b, n_b, clock)
             times_b.append(tb)
             ratios.append(ta / tb)
     result = {"ms_a": statistics.median(times_a) * 1e3}

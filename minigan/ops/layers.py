@@ -40,8 +40,9 @@ def dropout(x, p=0.5, training=True, generator=None) -> Tensor:
     if p == 1.0:  # everything dropped; 1/(1 - p) would be inf and 0 * inf = nan
         return x * 0.0
     generator = resolve(generator, "dropout")
-    keep = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
-    return x * Tensor(keep * x.dtype.type(1.0 / (1.0 - p)))
+    mask = generator.bernoulli(1.0 - p, x.shape, dtype=x.dtype, backend_name=x.backend).data
+    mask *= x.dtype.type(1.0 / (1.0 - p))  # in place: the 0/1 array was made for this call alone
+    return x * Tensor(mask)
 
 
 def maxout(x, pieces) -> Tensor:
@@ -73,8 +74,8 @@ def maxout(x, pieces) -> Tensor:
 class MaxOverPieces(Function):
     """y = max_k x[:, :, k] for x viewed as (N, units, pieces, *rest): maxout's reduction.
 
-        dL/dx[:, :, k] = g * [x[:, :, k] == y] / (number of pieces equal to y)
-    (ties share g equally, as max's backward in ops/reductions.py; the share is a constant.)
+        dL/dx[:, :, k] = (g / c) * [x[:, :, k] == y],   c = the number of pieces equal to y
+    (ties share g equally, as max's backward in ops/reductions.py; c and the indicator are constants.)
 
     Why not reductions.max(axis=2): with the pieces axis short (5) and innermost, NumPy's
     reduction loops over it slowly; an elementwise maximum across the ``pieces`` slices is
@@ -92,14 +93,17 @@ class MaxOverPieces(Function):
     def backward(self, gy) -> Tensor:
         x = self.inputs[0].data
         y = self.output().data
-        share = (x == y[:, :, None]).astype(gy.dtype)
+        xp = backend.array_module(x)
+        # 1 where a piece is its unit's maximum: written straight into the gradient's dtype (no bool array)
+        wins = xp.equal(x, y[:, :, None], out=xp.empty(x.shape, gy.dtype))
         # Divide by the number of winners always (1 almost everywhere): testing first whether any
         # unit has tied pieces would read data back to the host, a synchronising copy on a GPU.
-        count = share[:, :, 0].copy()
+        # The division is done on g, which is `pieces` times smaller than the mask.
+        count = wins[:, :, 0].copy()
         for k in range(1, x.shape[2]):
-            count += share[:, :, k]
-        share /= count[:, :, None]
-        return reshape(gy, (gy.shape[0], gy.shape[1], 1) + tuple(gy.shape[2:])) * Tensor(share)
+            count += wins[:, :, k]
+        share_of_g = gy / Tensor(count)
+        return reshape(share_of_g, (gy.shape[0], gy.shape[1], 1) + tuple(gy.shape[2:])) * Tensor(wins)
 
 
 __all__ = ["dropout", "maxout"]
