@@ -236,12 +236,7 @@ def run_demo(args, argv, run):
     metrics["goal"] = GOAL
     metrics.update(runs.provenance(args, argv))
     runs.write_json(run.path("metrics.json"), metrics)
-    s = (metrics["scores"] or {}).get("samples", {})
-    runs.closing_summary("mnist_dcgan", args.out, metrics["files"], {
-        "iterations": f"{gan.step} ({metrics['train_seconds']} s of training this run)",
-        f"Inception-style score, Frechet distance ({reported})": f"{s.get('inception_score')}, "
-                                                                f"{s.get('frechet_distance')}"
-                                                                if s else "not scored (no classifier)"}, GOAL)
+    recipe.closing_summary("mnist_dcgan", args.out, metrics, GOAL, "of training this run")
     return metrics
 
 

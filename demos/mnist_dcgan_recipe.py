@@ -172,3 +172,13 @@ def report(refs, samples_of, y=None):
         result["report_choice"] = {"by": f"Frechet distance to valid[0:{refs['info']['n']}] (lower is chosen)",
                                    "candidates": {n: s["frechet_distance_valid"] for n, s in scored.items()}}
     return result, chosen
+
+
+def closing_summary(name, out, metrics, goal, trained_note="of training"):
+    """The run's last words on the terminal (minigan.runs.closing_summary): iterations, and the reported G's scores."""
+    s = (metrics["scores"] or {}).get("samples", {})
+    runs.closing_summary(name, out, metrics["files"], {
+        "iterations": f"{metrics['steps']} ({metrics['train_seconds']} s {trained_note})",
+        f"Inception-style score, Frechet distance ({metrics['reported_G']})":
+            f"{s.get('inception_score')}, {s.get('frechet_distance')}" if s else "not scored (no classifier)"}, goal)
+

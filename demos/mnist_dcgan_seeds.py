@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from minigan import runs
 from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seeds_parser, spread,
-                                train_seeds)
+                                train_seeds, write_table)
 from demos.mnist_dcgan_recipe import LAST, samples_sha256
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,9 +114,7 @@ def collect(args):
                  f"{mean_std(rep['frechet_distance'])}"
                  + (f" | {percent(rep['label_accuracy'])}" if acc else "")
                  + f" | {mean_std(last['inception_score'], 2)}, {mean_std(last['frechet_distance'])} | |")
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(args.out, lines)
     return table
 
 

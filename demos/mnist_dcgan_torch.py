@@ -176,12 +176,7 @@ def run_reference(args, argv, run, torch):
                "curve": history, "scores": scores, "wall_seconds": round(time.time() - t_start, 1),
                "files": ["samples.png", *files], "goal": GOAL, **runs.provenance(args, argv)}
     runs.write_json(run.path("metrics.json"), metrics)
-    s = (scores or {}).get("samples", {})
-    runs.closing_summary("mnist_dcgan_torch", args.out, metrics["files"], {
-        "iterations": f"{step} ({metrics['train_seconds']} s of training)",
-        f"Inception-style score, Frechet distance ({reported})": f"{s.get('inception_score')}, "
-                                                                f"{s.get('frechet_distance')}"
-                                                                if s else "not scored (no classifier)"}, GOAL)
+    recipe.closing_summary("mnist_dcgan_torch", args.out, metrics, GOAL)
     return metrics
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from minigan import runs
 from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seed_folder, seeds_parser,
-                                spread, train_seeds)
+                                spread, train_seeds, write_table)
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_mlp.py")
 LOST = 0.01  # the margin of demos/mnist_mlp_runs.game_lost_to_D
@@ -116,9 +116,7 @@ def collect(args):
         kept = table["not_lost"]
         lines.append(f"| mean ± std over the {len(rows) - table['lost']} not lost | {mean_std(kept['reported_G'])} | "
                      f"{mean_std(kept['last_iterate'])} | |")
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(args.out, lines)
     return table
 
 

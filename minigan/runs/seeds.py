@@ -116,6 +116,13 @@ def refuse_failed(name, args, failed) -> None:
         raise RunError(f"{name}: {len(failed)} of {len(args.seeds)} seeds failed; see {logs}")
 
 
+def write_table(out, lines) -> None:
+    """The table's markdown lines into DIR/table.md, and on the terminal."""
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def file_sha256(path) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
