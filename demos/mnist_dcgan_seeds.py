@@ -28,8 +28,8 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 from minigan import runs
-from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seeds_parser, spread,
-                                train_seeds, write_table)
+from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seed_folder, seeds_parser,
+                                spread, train_seeds, write_table)
 from demos.mnist_dcgan_recipe import LAST, samples_sha256
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,7 +49,7 @@ def steps_of(folder):
     """extra(seed) for train_seeds: ['--steps', N] with N the iterations of folder/seedN's finished run."""
 
     def extra(seed):
-        path = os.path.join(folder, f"seed{seed}", "metrics.json")
+        path = os.path.join(seed_folder(folder, seed), "metrics.json")
         if not os.path.exists(path):
             raise runs.RunError(f"mnist_dcgan_seeds: --steps-from {folder}: {path} does not exist (run that seed "
                                 "there first)")
@@ -91,7 +91,7 @@ def percent(s):
 
 
 def collect(args):
-    rows = [seed_row(os.path.join(args.out, f"seed{s}")) for s in args.seeds]
+    rows = [seed_row(seed_folder(args.out, s)) for s in args.seeds]
     names = [k for k in FIGURES if all(k in r for r in rows)]
     table = {"seeds": args.seeds, "demo": os.path.relpath(DEMOS[args.torch], os.path.join(HERE, "..")),
              "demo_flags": args.demo_flags, "rows": rows,

@@ -21,6 +21,7 @@ watching does not change the run: seed N here is seed N of the demo.
 """
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import math
@@ -44,7 +45,6 @@ WATCHED = ("d_real", "d_fake", "d_loss", "g_loss")
 
 
 def parse_args(argv=None):
-    import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="folder of seed<N>.json and the figure")
     ap.add_argument("--seed", type=runs.at_least(0), default=0)

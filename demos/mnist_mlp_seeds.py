@@ -29,11 +29,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 from minigan import runs
-from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seed_folder, seeds_parser,
-                                spread, train_seeds, write_table)
+from minigan.runs.seeds import (file_sha256, mean_std, parse_seeds_args, refuse_failed, seed_folder, seed_log,
+                                seeds_parser, spread, train_seeds, write_table)
+from demos.mnist_mlp_runs import game_lost_to_D
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_mlp.py")
-LOST = 0.01  # the margin of demos/mnist_mlp_runs.game_lost_to_D
 
 
 def parse_args(argv=None):
@@ -56,12 +56,12 @@ def score_diverged(args, failed):
     """Score the last finite checkpoint of every failed seed that diverged; returns the seeds that failed otherwise."""
     left = {}
     for seed, status in failed.items():
-        folder, log = seed_folder(args.out, seed), os.path.join(args.out, f"seed{seed}.log")
+        folder, log = seed_folder(args.out, seed), seed_log(args.out, seed)
         step = diverged_at(log)
         if step is None or not os.path.exists(os.path.join(folder, "checkpoint.npz")):
             left[seed] = status
             continue
-        runs.write_json(os.path.join(folder, "diverged.json"), {"diverged_at": step, "log": f"seed{seed}.log"})
+        runs.write_json(os.path.join(folder, "diverged.json"), {"diverged_at": step, "log": os.path.basename(log)})
         cmd = [sys.executable, DEMO, "--out", folder, "--seed", str(seed), "--evaluate-only", *args.demo_flags]
         print(f"seed {seed}: diverged at iteration {step}; scoring its last finite checkpoint", flush=True)
         with open(log, "a") as out:
@@ -80,7 +80,7 @@ def seed_row(folder):
             diverged = json.load(f)["diverged_at"]
     last = m.get("last_iterate", m)  # without a reported average the run's own figures are the last iterate's
     tail = m.get("last_500_mean", {})
-    lost = diverged is not None or (tail.get("d_real", 0.0) > 1 - LOST and tail.get("d_fake", 1.0) < LOST)
+    lost = diverged is not None or (bool(tail) and game_lost_to_D(tail))
     return {"seed": m["seed"], "steps": m["steps"], "diverged_at": diverged, "reported_G": m["reported_G"],
             "parzen_ll": m["parzen_ll"], "parzen_se": m["parzen_se"], "sigma": m["sigma"],
             "last_iterate_ll": last["parzen_ll"], "last_iterate_se": last["parzen_se"],
@@ -97,7 +97,7 @@ def lost_note(row):
 
 
 def collect(args):
-    rows = [seed_row(os.path.join(args.out, f"seed{s}")) for s in args.seeds]
+    rows = [seed_row(seed_folder(args.out, s)) for s in args.seeds]
     table = {"seeds": args.seeds, "demo_flags": args.demo_flags, "rows": rows,
              "reported_G": spread([r["parzen_ll"] for r in rows]),
              "last_iterate": spread([r["last_iterate_ll"] for r in rows]),

@@ -69,6 +69,11 @@ def seed_folder(out, seed) -> str:
     return os.path.join(out, f"seed{seed}")
 
 
+def seed_log(out, seed) -> str:
+    """DIR/seedN.log, where a seed's run writes its output (beside its folder, so a new run keeps it)."""
+    return os.path.join(out, f"seed{seed}.log")
+
+
 def command(demo, args, seed, extra=()) -> list[str]:
     """The command line of one seed's run: the demo's flags, then ``extra`` (this seed's own, so they win),
     with --resume when its folder holds a checkpoint."""
@@ -94,8 +99,8 @@ def train_seeds(args, demo, name, extra=None) -> dict:
         while todo and len(running) < args.jobs:
             seed = todo.pop(0)
             cmd = command(demo, args, seed, extra(seed) if extra else ())
-            log = open(os.path.join(args.out, f"seed{seed}.log"), "a")
-            print(f"seed {seed}: {' '.join(cmd)} (log: seed{seed}.log)", flush=True)
+            log = open(seed_log(args.out, seed), "a")
+            print(f"seed {seed}: {' '.join(cmd)} (log: {os.path.basename(log.name)})", flush=True)
             running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
         time.sleep(1.0)
         for seed, (proc, log) in list(running.items()):
@@ -112,7 +117,7 @@ def train_seeds(args, demo, name, extra=None) -> dict:
 def refuse_failed(name, args, failed) -> None:
     """Raise RunError naming every failed seed and its log (nothing when ``failed`` is empty)."""
     if failed:
-        logs = ", ".join(f"seed {s} (exit {rc}): {os.path.join(args.out, f'seed{s}.log')}" for s, rc in failed.items())
+        logs = ", ".join(f"seed {s} (exit {rc}): {seed_log(args.out, s)}" for s, rc in failed.items())
         raise RunError(f"{name}: {len(failed)} of {len(args.seeds)} seeds failed; see {logs}")
 
 
