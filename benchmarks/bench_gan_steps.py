@@ -377,17 +377,18 @@ def check_dcgan(torch, gan, G_t, D_t, opt_D_t, opt_G_t, images, m):
             close(f"DCGAN {name}.{pname}.grad", p.grad.numpy(), t_params[pname].grad.numpy(), rtol=1e-2)
 
 
-def profile_mlp(steps=30, rows=25):
-    """cProfile of minigan's paper-MLP step by the process's CPU time: where the non-GEMM time goes.
+def profile_step(case, steps=30, rows=25):
+    """cProfile of minigan's step (case "mlp" or "dcgan") by the process's CPU time: where the non-GEMM time goes.
 
     The matrix products are the rows ``linalg.py ... (forward)`` (MatMul and Linear, the latter with
-    its bias add); everything else is element-wise work, the optimiser and the engine. cProfile adds
-    its own cost to every Python call, so the engine's rows read high.
+    its bias add); everything else is element-wise work (and, for the DCGAN, the unfolding of
+    im2col/col2im), the optimiser and the engine. cProfile adds its own cost to every Python call,
+    so the engine's rows read high.
     """
     import cProfile
     import pstats
 
-    step, _ = mlp_case(None)
+    step, _ = (mlp_case if case == "mlp" else dcgan_case)(None)
     for _ in range(3):
         step()
     prof = cProfile.Profile(time.process_time)
@@ -396,7 +397,7 @@ def profile_mlp(steps=30, rows=25):
         step()
     prof.disable()
     stats = pstats.Stats(prof)
-    print(f"cProfile of {steps} steps (CPU time), per step: {1e3 * stats.total_tt / steps:.1f} ms in all")
+    print(f"cProfile of {steps} {case} steps (CPU time), per step: {1e3 * stats.total_tt / steps:.1f} ms in all")
     rows_by_time = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:rows]
     print("| ms per step (own time) | calls per step | function |\n| --- | --- | --- |")
     for (path, line, name), (_, calls, own, _, _) in rows_by_time:
@@ -410,14 +411,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
-    ap.add_argument("--profile", action="store_true", help="cProfile minigan's MLP step instead (CPU time)")
+    ap.add_argument("--profile", action="store_true", help="cProfile minigan's step of --case (mlp when all) instead (CPU time)")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time by the process's CPU time (fair on a loaded machine with 1 BLAS thread only)")
     args = ap.parse_args(argv)
     clock = time.process_time if args.cpu_time else time.perf_counter
     clock_name = "CPU time" if args.cpu_time else "wall time"
     if args.profile:
-        profile_mlp()
+        profile_step("dcgan" if args.case == "dcgan" else "mlp")
         return {}
     torch = get_torch()
     print(f"BLAS threads {harness.blas_threads()}" + ("" if torch is None else f", torch {torch.__version__} threads "
