@@ -411,7 +411,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--case", choices=("mlp", "dcgan", "all"), default="all")
-    ap.add_argument("--profile", action="store_true", help="cProfile minigan's step of --case (mlp when all) instead (CPU time)")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile minigan's step of --case (mlp when all) instead (CPU time)")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time by the process's CPU time (fair on a loaded machine with 1 BLAS thread only)")
     args = ap.parse_args(argv)
