@@ -18,7 +18,9 @@ updated weights from the same weights and batches (dropout off for that check: t
 come from different random streams). For (a) it also reports the floor: the iteration's
 matrix-product FLOPs divided by NumPy's float32 GEMM rate measured here, and the same GEMMs
 replayed alone, both once (after the paired runs) and paired with minigan's step, interleaved
-as above (target: the step <= 1.3x its replay).
+as above (target: the step <= 1.3x its replay). The paired replay runs twice: on row-major
+operands only, and with each operand laid out as the step hands it to BLAS (mlp_gemms' layouts;
+tests/test_bench_gan_steps.py checks them against a recorded iteration).
 
 Threads: minigan's element-wise work (maxout, dropout, the optimisers' updates) runs on one
 core whatever OPENBLAS_NUM_THREADS says; only the GEMMs use a second. So with 2 threads the
