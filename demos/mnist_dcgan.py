@@ -66,38 +66,32 @@ class MNISTSampler:
     """p_data for Algorithm 1: ``(generator, m) -> x`` (m, 1, 28, 28) in [-1, 1], or ``(x, y)`` if labelled.
 
     Images and labels go to the device once; a minibatch's indices are drawn there (on NumPy, from
-    the Generator's host stream), and its labels come as ClassLabels: checked once here, so the
-    conditional models read nothing to check them again.
+    the Generator's host stream), and its labels come as ClassLabels: checked once here, so on a
+    GPU the conditional models read nothing to check them again.
     """
 
     def __init__(self, images, labels, labelled, n_classes=N_CLASSES):
         self.backend = backend.default_backend()
         self.images = backend.to_backend(images, self.backend)  # on the device once, not per minibatch
-        self.labelled, self.n_classes = labelled, n_classes
-        self.labels = check_labels("MNISTSampler", labels, n_classes) if labelled else labels.astype(numpy.int64)
-        self.device_labels = backend.to_backend(self.labels, self.backend) if labelled else None
+        self.n, self.labelled, self.n_classes = len(images), labelled, n_classes
+        self.labels = backend.to_backend(check_labels("MNISTSampler", labels, n_classes, len(images)), self.backend) \
+            if labelled else None
 
     def __call__(self, generator, m):
-        idx = generator.integers(0, len(self.labels), (m,), backend_name=self.backend).data
+        idx = generator.integers(0, self.n, (m,), backend_name=self.backend).data
         x = mg.Tensor(self.images[idx])
-        if not self.labelled:
-            return x
-        if self.backend == "numpy":  # host labels, as the NumPy runs recorded so far had them
-            return x, self.labels[idx]
-        return x, ClassLabels(self.device_labels[idx], self.n_classes)
+        return (x, ClassLabels(self.labels[idx], self.n_classes)) if self.labelled else x
 
 
 class LabelledNoise:
-    """p_z for the conditional G: ``(generator, m) -> (z, y)``, z ~ N(0, I), y ~ uniform on the classes
-    (on the device as ClassLabels, from the Generator's device stream; on NumPy from its host stream)."""
+    """p_z for the conditional G: ``(generator, m) -> (z, y)``, z ~ N(0, I), y ~ uniform on the classes as
+    ClassLabels (from the Generator's host stream on NumPy, from its device stream on CuPy)."""
 
     def __init__(self, dim, n_classes):
         self.noise, self.n_classes = NormalNoise(dim), n_classes
 
     def __call__(self, generator, m):
         z = self.noise(generator, m)
-        if backend.default_backend() == "numpy":
-            return z, generator.np.integers(0, self.n_classes, m)
         return z, ClassLabels(generator.integers(0, self.n_classes, (m,)).data, self.n_classes)
 
 

@@ -94,8 +94,8 @@ class LabelledNoise:
     """(z, y): z from the prior ``p_z`` and y uniform over n_classes (or drawn from ``probs``), both
     from the run's Generator: the conditional version of p_z for Algorithm 1's ``sample_z``.
 
-    On NumPy y comes from the Generator's host stream; on CuPy from its device stream, as
-    ClassLabels (their range is known, so the conditional networks read nothing to check them).
+    y comes as ClassLabels (its range is known, so on a GPU the conditional networks read nothing
+    to check it), drawn from the Generator's host stream on NumPy and its device stream on CuPy.
     """
 
     def __init__(self, p_z, n_classes, probs=None):
@@ -116,8 +116,10 @@ class LabelledNoise:
                             f"got {type(generator).__name__}")
         z = self.p_z(generator, m)
         if backend.default_backend() != "cupy":
-            return z, generator.np.choice(self.n_classes, size=int(m), p=self.probs)
-        return z, ClassLabels(self._device_labels(generator, int(m)), self.n_classes)
+            y = generator.np.choice(self.n_classes, size=int(m), p=self.probs)
+        else:
+            y = self._device_labels(generator, int(m))
+        return z, ClassLabels(y, self.n_classes)
 
     def _device_labels(self, generator, m):
         if self.probs is None:
@@ -134,7 +136,7 @@ class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
 
     ``labelled_mixture(mixture)(generator, m)`` draws y uniformly, then x = c_y + std * N(0, I).
     ``n_classes`` is the number of components; ``centers``, ``std`` and ``dim`` are the mixture's.
-    On CuPy both are drawn on the device, as the mixture itself draws there, y as ClassLabels.
+    y comes as ClassLabels; on CuPy both are drawn on the device, as the mixture itself draws there.
     """
 
     def __init__(self, mixture):
@@ -158,7 +160,7 @@ class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
             return Tensor((self._device_centers[y] + noise).astype(dtype)), ClassLabels(y, self.n_classes)
         y = generator.np.integers(0, self.n_classes, size=m)
         x = self.centers[y] + generator.np.normal(0.0, self.std, size=(m, self.dim))
-        return Tensor(backend.to_backend(x.astype(dtype), backend.default_backend())), y
+        return Tensor(backend.to_backend(x.astype(dtype), backend.default_backend())), ClassLabels(y, self.n_classes)
 
 
 __all__ = ["ClassLabels", "check_labels", "one_hot", "with_labels", "ConditionalG", "ConditionalD", "LabelledNoise",

@@ -25,10 +25,11 @@ from ..backend import Array
 class ClassLabels(Tensor):
     """Integer labels whose range [0, n_classes) is known where they were made.
 
-    minigan's label samplers return these on the device (LabelledNoise and labelled_mixture
-    draw them with Generator.integers(0, K); demos/mnist_dcgan.py indexes a label set it checked
-    once), and a conditional G returns the device labels it has just checked as one, so that D,
-    handed G's pair (x, y), does not check them again. ``check_labels`` reads nothing for them.
+    minigan's label samplers return these, on the device on CuPy (LabelledNoise and
+    labelled_mixture draw them with Generator.integers(0, K); demos/mnist_dcgan.py indexes a label
+    set it checked once), and a conditional G returns the device labels it has just checked as
+    one, so that D, handed G's pair (x, y), does not check them again. ``check_labels`` reads
+    nothing for device ClassLabels (host labels are checked anyway: it costs no transfer).
 
     Make one only for labels whose range is guaranteed by how they were made. Ops on it return
     plain Tensors, which are checked again; writing into its ``data`` in place keeps the promise
