@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness
 
 import minigan as mg
-from minigan import optim
+from minigan import backend, optim
 from minigan.gan.algorithm import GAN
 from minigan.models import dcgan, paper_mlp
 
@@ -133,7 +133,7 @@ def torch_step(torch, G, D, opt_D, opt_G, z_fn, images, rng, m):
 def copy_weights(torch, mg_module, torch_module):
     """minigan's state_dict into a torch module whose state_dict has the same names and shapes."""
     theirs = torch_module.state_dict()
-    mine = {k: numpy.asarray(v) for k, v in mg_module.state_dict().items()}
+    mine = {k: backend.as_numpy(v) for k, v in mg_module.state_dict().items()}  # off the device too
     torch_only = {k for k in theirs if k.endswith("num_batches_tracked")}  # a counter minigan does not keep
     missing = (set(theirs) - torch_only) ^ set(mine)
     if missing:

@@ -50,6 +50,7 @@ from minigan import backend, runs, viz
 from minigan.data import load_mnist
 from minigan.data.toy import NormalNoise
 from minigan.gan import GAN
+from minigan.gan.labels import ClassLabels, check_labels
 from minigan.gan.metrics import nearest_rows
 from minigan.models.classifier import to_tanh_range
 from minigan.models.dcgan import Z_DIM, build_dcgan
@@ -62,30 +63,36 @@ GOAL = ("samples the MNIST classifier scores near real images: Inception-style s
 
 
 class MNISTSampler:
-    """p_data for Algorithm 1: ``(generator, m) -> x`` (m, 1, 28, 28) in [-1, 1], or ``(x, y)`` if labelled."""
+    """p_data for Algorithm 1: ``(generator, m) -> x`` (m, 1, 28, 28) in [-1, 1], or ``(x, y)`` if labelled.
 
-    def __init__(self, images, labels, labelled):
+    Images and labels go to the device once; a minibatch's indices are drawn there (on NumPy, from
+    the Generator's host stream), and its labels come as ClassLabels: checked once here, so on a
+    GPU the conditional models read nothing to check them again.
+    """
+
+    def __init__(self, images, labels, labelled, n_classes=N_CLASSES):
         self.backend = backend.default_backend()
         self.images = backend.to_backend(images, self.backend)  # on the device once, not per minibatch
-        self.labels, self.labelled = labels.astype(numpy.int64), labelled
+        self.n, self.labelled, self.n_classes = len(images), labelled, n_classes
+        self.labels = backend.to_backend(check_labels("MNISTSampler", labels, n_classes, len(images)), self.backend) \
+            if labelled else None
 
     def __call__(self, generator, m):
-        if self.labelled:  # the conditional models check and one-hot encode their labels on the host
-            idx = generator.np.integers(0, len(self.labels), m)
-            return mg.tensor(self.images[backend.to_backend(idx, self.backend)]), self.labels[idx]
-        idx = generator.integers(0, len(self.labels), (m,), backend_name=self.backend).data
-        return mg.Tensor(self.images[idx])
+        idx = generator.integers(0, self.n, (m,), backend_name=self.backend).data
+        x = mg.Tensor(self.images[idx])
+        return (x, ClassLabels(self.labels[idx], self.n_classes)) if self.labelled else x
 
 
 class LabelledNoise:
-    """p_z for the conditional G: ``(generator, m) -> (z, y)``, z ~ N(0, I), y ~ uniform on the classes."""
+    """p_z for the conditional G: ``(generator, m) -> (z, y)``, z ~ N(0, I), y ~ uniform on the classes as
+    ClassLabels (from the Generator's host stream on NumPy, from its device stream on CuPy)."""
 
     def __init__(self, dim, n_classes):
         self.noise, self.n_classes = NormalNoise(dim), n_classes
 
     def __call__(self, generator, m):
         z = self.noise(generator, m)
-        return z, generator.np.integers(0, self.n_classes, m)
+        return z, ClassLabels(generator.integers(0, self.n_classes, (m,)).data, self.n_classes)
 
 
 def generate(G, z, y=None, batch_size=500):

@@ -14,7 +14,7 @@ import numpy
 import pytest
 
 import minigan as mg
-from minigan import nn, optim
+from minigan import backend, nn, optim
 from minigan.gan import GAN
 from minigan.models.dcgan import build_dcgan, dcgan_init_, one_hot
 from mnist_or_skip import load_mnist_or_skip
@@ -72,6 +72,19 @@ def test_dcgan_init_draws_normal_0_002_and_zero_biases():
     numpy.testing.assert_array_equal(G2.up1.weight.numpy(), G.up1.weight.numpy())
     lin = nn.Linear(3, 4, generator=mg.Generator(0))
     assert dcgan_init_(lin, mg.Generator(0)) is lin and numpy.all(lin.bias.numpy() == 0)
+
+
+def test_initial_weights_are_the_same_numbers_on_every_backend(stand_in):
+    """Initialisation draws from the Generator's host stream whatever the backend (minigan/random.py), so
+    a seed gives a CuPy run the NumPy run's starting weights; only what is drawn per iteration (z,
+    minibatch indices, labels) comes from the device stream and differs."""
+    with mg.backend_scope("numpy"):
+        on_host = build_dcgan(mg.Generator(7), n_classes=10)
+    on_device = build_dcgan(mg.Generator(7), n_classes=10)
+    for host_net, device_net in zip(on_host, on_device):
+        for (name, a), (_, b) in zip(host_net.named_parameters(), device_net.named_parameters()):
+            assert a.backend == "numpy" and b.backend == "cupy"
+            numpy.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
 
 
 def test_one_hot():
@@ -198,7 +211,7 @@ def _torch_models(torch, n_classes):
 
 
 def _copy_into_torch(torch, ours, theirs):
-    state = {k: torch.from_numpy(numpy.array(v)) for k, v in ours.state_dict().items()}
+    state = {k: torch.from_numpy(backend.as_numpy(v)) for k, v in ours.state_dict().items()}
     missing, unexpected = theirs.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
 

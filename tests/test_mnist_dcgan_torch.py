@@ -48,6 +48,17 @@ def test_the_twins_are_minigan_s_networks(reference, n_classes, width):
     numpy.testing.assert_allclose(d_ours.numpy(), d_theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_copy_weights_reads_minigan_s_weights_off_the_device(reference, stand_in):
+    """A minigan model on CuPy (here the stand-in) reaches its twin by an explicit copy to the host."""
+    G, _ = build_dcgan(mg.Generator(0), width_factor=0.5)
+    assert G.fc.weight.backend == "cupy"
+    G_t, _ = reference.twins.torch_dcgan(torch, 0, 32)
+    reference.twins.copy_weights(torch, G, G_t)
+    for name, p in G.named_parameters():
+        theirs = dict(G_t.named_parameters())[name].detach().numpy()
+        numpy.testing.assert_array_equal(theirs, p.numpy().reshape(theirs.shape), err_msg=name)
+
+
 def test_dcgan_init_torch_draws_as_minigan_does(reference):
     G_t, _ = reference.twins.torch_dcgan(torch)
     torch.manual_seed(0)

@@ -452,9 +452,11 @@ def test_conditional_players_see_the_label_concatenated():
 def test_labelled_mixture_draws_each_x_near_its_labels_center():
     p = conditional.labelled_mixture(toy.ring())
     x, y = p(mg.Generator(0), 500)
+    y = y.numpy()  # labels come as a Tensor (ClassLabels), on the default backend
     assert p.n_classes == 8 and set(numpy.unique(y)) == set(range(8))
     assert numpy.abs(x.numpy() - p.centers[y]).max() < 6 * p.std      # 6 std: no draw of 1,000 gets that far
     z, yz = conditional.LabelledNoise(toy.NormalNoise(2), 8)(mg.Generator(0), 100)
+    yz = yz.numpy()
     assert z.shape == (100, 2) and yz.shape == (100,) and yz.min() >= 0 and yz.max() < 8
 
 

@@ -16,7 +16,9 @@ game unchanged:
     G = ConditionalG(mlp taking 2 + K inputs, K);  D = ConditionalD(mlp taking 2 + K inputs, K)
     GAN(G, D, opt_D, opt_G, LabelledNoise(NormalNoise(2), K), labelled_mixture(toy.ring()), ...)
 
-Labels y are integer arrays (NumPy, or integer Tensors), shape (m,), values in [0, K).
+Labels y are integer arrays (NumPy or CuPy, or integer Tensors), shape (m,), values in [0, K);
+minigan/gan/labels.py checks them and builds their one-hot code on their own backend, so on a
+GPU the labels this module draws (as ClassLabels, from the run's Generator) never leave it.
 """
 from __future__ import annotations
 
@@ -29,29 +31,7 @@ from .. import functional as F
 from ..autograd import Tensor
 from ..nn.module import Module
 from ..random import Generator
-
-
-def check_labels(where, y, n_classes, m=None) -> numpy.ndarray:
-    """y as a host int64 array of shape (m,) with values in [0, n_classes); a clear error otherwise."""
-    raw = numpy.asarray(backend.as_numpy(y.data) if isinstance(y, Tensor) else y)
-    if raw.dtype.kind not in "iu":
-        raise TypeError(f"{where}: labels y must be integers, got dtype {raw.dtype}")
-    if raw.ndim != 1 or (m is not None and raw.shape[0] != m):
-        want = f"({m},) to match the batch" if m is not None else "(m,)"
-        raise ValueError(f"{where}: labels y must have shape {want}, got {raw.shape}")
-    if raw.size and (raw.min() < 0 or raw.max() >= n_classes):
-        raise ValueError(f"{where}: labels y must lie in [0, {n_classes}), got values from {raw.min()} to {raw.max()}")
-    return raw.astype(numpy.int64)
-
-
-def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None) -> Tensor:
-    """The (m, n_classes) one-hot code of integer labels y: row i has a 1 in column y_i, 0 elsewhere."""
-    if int(n_classes) != n_classes or n_classes < 1:
-        raise ValueError(f"one_hot: n_classes must be a positive integer, got {n_classes!r}")
-    labels = check_labels("one_hot", y, int(n_classes))
-    code = numpy.zeros((len(labels), int(n_classes)), dtype=dtype)
-    code[numpy.arange(len(labels)), labels] = 1
-    return Tensor(backend.to_backend(code, backend_name or backend.default_backend()))
+from .labels import ClassLabels, check_labels, encode, one_hot, passed_on
 
 
 def _labelled_pair(where, x, y):
@@ -69,14 +49,19 @@ def _labelled_pair(where, x, y):
 
 def with_labels(where, x, y, n_classes) -> Tensor:
     """[x, one_hot(y)]: the input of a conditional network's first layer, shape (m, features + n_classes)."""
-    labels = check_labels(where, y, n_classes, x.shape[0])
-    return F.concatenate([x, one_hot(labels, n_classes, x.dtype, x.backend)], axis=1)
+    return _beside(x, check_labels(where, y, n_classes, x.shape[0]), n_classes)
+
+
+def _beside(x, labels, n_classes) -> Tensor:
+    """[x, the one-hot code of checked labels], the code built on x's backend."""
+    return F.concatenate([x, Tensor(encode(labels, n_classes, x.dtype, x.backend))], axis=1)
 
 
 class ConditionalG(Module):
     """G(z | y): net([z, one_hot(y)]), returned as the labelled sample (x, y).
 
     net: a Module taking z_dim + n_classes inputs. Call G((z, y)) (what LabelledNoise draws) or G(z, y).
+    The y returned is y as given; device labels come back as ClassLabels once checked (labels.passed_on).
     """
 
     def __init__(self, net, n_classes):
@@ -85,9 +70,10 @@ class ConditionalG(Module):
             raise ValueError(f"ConditionalG: n_classes must be a positive integer, got {n_classes!r}")
         self.net, self.n_classes = net, int(n_classes)
 
-    def forward(self, z, y=None) -> tuple[Tensor, Any]:  # (G(z | y), y as given)
+    def forward(self, z, y=None) -> tuple[Tensor, Any]:  # (G(z | y), y)
         z, y = _labelled_pair("ConditionalG", z, y)
-        return self.net(with_labels("ConditionalG", z, y, self.n_classes)), y
+        labels = check_labels("ConditionalG", y, self.n_classes, z.shape[0])
+        return self.net(_beside(z, labels, self.n_classes)), passed_on(y, labels, self.n_classes)
 
 
 class ConditionalD(Module):
@@ -106,7 +92,11 @@ class ConditionalD(Module):
 
 class LabelledNoise:
     """(z, y): z from the prior ``p_z`` and y uniform over n_classes (or drawn from ``probs``), both
-    from the run's Generator: the conditional version of p_z for Algorithm 1's ``sample_z``."""
+    from the run's Generator: the conditional version of p_z for Algorithm 1's ``sample_z``.
+
+    y comes as ClassLabels (its range is known, so on a GPU the conditional networks read nothing
+    to check it), drawn from the Generator's host stream on NumPy and its device stream on CuPy.
+    """
 
     def __init__(self, p_z, n_classes, probs=None):
         if int(n_classes) != n_classes or n_classes < 1:
@@ -118,14 +108,27 @@ class LabelledNoise:
                 raise ValueError(f"LabelledNoise: probs must be {self.n_classes} non-negative numbers summing to 1, "
                                  f"got {probs}")
         self.probs = probs
+        self._device_cuts = None  # the cumulative probabilities, copied to the device on its first draw
 
     def __call__(self, generator, m):
         if not isinstance(generator, Generator):
             raise TypeError(f"LabelledNoise: the first argument must be a minigan.Generator, "
                             f"got {type(generator).__name__}")
         z = self.p_z(generator, m)
-        y = generator.np.choice(self.n_classes, size=int(m), p=self.probs)
-        return z, y
+        if backend.default_backend() != "cupy":
+            y = generator.np.choice(self.n_classes, size=int(m), p=self.probs)
+        else:
+            y = self._device_labels(generator, int(m))
+        return z, ClassLabels(y, self.n_classes)
+
+    def _device_labels(self, generator, m):
+        if self.probs is None:
+            return generator.integers(0, self.n_classes, (m,)).data
+        # inverse CDF: y = how many of the cumulative probabilities P(y <= c), c < K - 1, u ~ U[0, 1) reaches
+        if self._device_cuts is None:
+            self._device_cuts = backend.to_backend(numpy.cumsum(self.probs)[:-1], "cupy")
+        u = generator.uniform((m,), dtype=numpy.float64).data
+        return (u[:, None] >= self._device_cuts[None, :]).sum(axis=1).astype(numpy.int64)
 
 
 class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
@@ -133,6 +136,7 @@ class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
 
     ``labelled_mixture(mixture)(generator, m)`` draws y uniformly, then x = c_y + std * N(0, I).
     ``n_classes`` is the number of components; ``centers``, ``std`` and ``dim`` are the mixture's.
+    y comes as ClassLabels; on CuPy both are drawn on the device, as the mixture itself draws there.
     """
 
     def __init__(self, mixture):
@@ -141,16 +145,23 @@ class labelled_mixture:  # used like a function: labelled_mixture(toy.ring())
         self.mixture = mixture
         self.centers, self.std, self.dim = mixture.centers, mixture.std, mixture.centers.shape[1]
         self.n_classes = len(mixture.centers)
+        self._device_centers = None  # the centers copied to the device once, on its first draw
 
     def __call__(self, generator, m):
         if not isinstance(generator, Generator):
             raise TypeError(f"labelled_mixture: the first argument must be a minigan.Generator, "
                             f"got {type(generator).__name__}")
-        y = generator.np.integers(0, self.n_classes, size=int(m))
-        x = self.centers[y] + generator.np.normal(0.0, self.std, size=(int(m), self.dim))
-        dtype = getattr(self.mixture, "dtype", numpy.float32)
-        return Tensor(backend.to_backend(x.astype(dtype), backend.default_backend())), y
+        m, dtype = int(m), getattr(self.mixture, "dtype", numpy.float32)
+        if backend.default_backend() == "cupy":
+            if self._device_centers is None:
+                self._device_centers = backend.to_backend(self.centers, "cupy")
+            y = generator.integers(0, self.n_classes, (m,)).data
+            noise = generator.normal((m, self.dim), 0.0, self.std, dtype=numpy.float64).data
+            return Tensor((self._device_centers[y] + noise).astype(dtype)), ClassLabels(y, self.n_classes)
+        y = generator.np.integers(0, self.n_classes, size=m)
+        x = self.centers[y] + generator.np.normal(0.0, self.std, size=(m, self.dim))
+        return Tensor(backend.to_backend(x.astype(dtype), backend.default_backend())), ClassLabels(y, self.n_classes)
 
 
-__all__ = ["check_labels", "one_hot", "with_labels", "ConditionalG", "ConditionalD", "LabelledNoise",
+__all__ = ["ClassLabels", "check_labels", "one_hot", "with_labels", "ConditionalG", "ConditionalD", "LabelledNoise",
            "labelled_mixture"]

@@ -24,6 +24,8 @@ How the label enters (with ``n_classes`` > 0):
   * D: y becomes ``n_classes`` constant 28 x 28 feature maps (map y is all ones, the others
     zero) stacked on the image as extra input channels, so the first Conv sees 1 + 10
     channels and every one of its filters can respond to the digit *and* its claimed class.
+Both codes are built where the labels live (minigan/gan/labels.py): on a GPU, labels on the
+device never cross to the host.
 A labelled example travels as a pair: ``G(z, y)`` returns ``(x, y)`` -- what the
 conditional p_g produces is a labelled sample -- and ``D(x, y)`` (or ``D((x, y))``) scores
 it, so minigan.gan.GAN's Algorithm 1 runs the conditional game unchanged with
@@ -48,6 +50,7 @@ from .. import backend
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
+from ..gan.labels import check_labels, encode, one_hot, passed_on
 from ..nn import init
 
 Z_DIM = 100
@@ -80,25 +83,10 @@ def dcgan_init_(module, generator=None, std=0.02) -> nn.Module:
 
 
 def _labels(where, y, n_classes, m):
-    """y as a host int64 array of shape (m,) with values in [0, n_classes); a clear error otherwise."""
+    """y checked (minigan/gan/labels.py): integers of shape (m,) in [0, n_classes), on y's own backend."""
     if y is None:
         raise ValueError(f"{where}: this model is conditional on {n_classes} classes; pass the labels y, shape ({m},)")
-    raw = backend.as_numpy(y.data if isinstance(y, Tensor) else y)
-    raw = numpy.asarray(raw)
-    if raw.dtype.kind not in "iu":
-        raise TypeError(f"{where}: labels y must be integers, got dtype {raw.dtype}")
-    if raw.shape != (m,):
-        raise ValueError(f"{where}: labels y must have shape ({m},) to match the batch, got {raw.shape}")
-    if m and (raw.min() < 0 or raw.max() >= n_classes):
-        raise ValueError(f"{where}: labels y must lie in [0, {n_classes}), got values from {raw.min()} to {raw.max()}")
-    return raw.astype(numpy.int64)
-
-
-def one_hot(y, n_classes, dtype=numpy.float32, backend_name=None) -> Tensor:
-    """The (m, n_classes) one-hot code of integer labels y (a host array), on the named backend."""
-    code = numpy.zeros((len(y), n_classes), dtype=dtype)
-    code[numpy.arange(len(y)), y] = 1
-    return Tensor(backend.to_backend(code, backend_name or backend.default_backend()))
+    return check_labels(where, y, n_classes, m)
 
 
 class DCGANGenerator(nn.Module):
@@ -129,7 +117,8 @@ class DCGANGenerator(nn.Module):
         h = z
         if self.n_classes:
             labels = _labels(name, y, self.n_classes, z.shape[0])
-            h = F.cat([z, one_hot(labels, self.n_classes, z.dtype, z.backend)], axis=1)
+            h = F.cat([z, Tensor(encode(labels, self.n_classes, z.dtype, z.backend))], axis=1)
+            y = passed_on(y, labels, self.n_classes)
         elif y is not None:
             raise ValueError(f"{name}: this generator is unconditional (n_classes=0) but labels y were given")
         h = F.relu(self.bn0(self.fc(h)))
@@ -169,9 +158,10 @@ class DCGANDiscriminator(nn.Module):
         h = x
         if self.n_classes:
             labels = _labels(name, y, self.n_classes, x.shape[0])
-            maps = numpy.zeros((x.shape[0], self.n_classes, 28, 28), dtype=x.dtype)
-            maps[numpy.arange(x.shape[0]), labels] = 1  # map y is ones: "this image claims class y"
-            h = F.cat([x, Tensor(backend.to_backend(maps, x.backend))], axis=1)
+            code = encode(labels, self.n_classes, x.dtype, x.backend)
+            shape = (x.shape[0], self.n_classes, *IMAGE_SHAPE[1:])  # map y is ones: "this image claims class y"
+            maps = backend.array_module(code).broadcast_to(code[:, :, None, None], shape)
+            h = F.cat([x, Tensor(maps)], axis=1)
         elif y is not None:
             raise ValueError(f"{name}: this discriminator is unconditional (n_classes=0) but labels y were given")
         h = F.leaky_relu(self.conv1(h), 0.2)
