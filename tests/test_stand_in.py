@@ -45,6 +45,19 @@ def test_numpy_functions_dispatch_and_stay_on_the_device(stand_in):
     assert d.get()[0, 1] == 3.0  # the repeated index added twice (unbuffered)
 
 
+def test_flags_are_cupys_three_and_follow_the_layout(stand_in):
+    d = stand_in.asarray(numpy.arange(6.0).reshape(2, 3))
+    assert d.flags.c_contiguous and not d.flags.f_contiguous and d.flags["OWNDATA"]
+    t = d.T
+    assert not t.flags.c_contiguous and t.flags["F_CONTIGUOUS"] and not t.flags.owndata
+    with pytest.raises(KeyError, match="WRITEABLE is not defined for cupy.ndarray.flags"):
+        d.flags["WRITEABLE"]  # NumPy has it, CuPy does not
+    with pytest.raises(AttributeError):
+        d.flags.writeable  # noqa: B018 - absent in CuPy, so absent here
+    with pytest.raises(AttributeError):
+        d.flags.c_contiguous = False
+
+
 def test_cupyx_scatter_add_is_not_offered(stand_in):
     assert not hasattr(stand_in, "scatter_add")
     with pytest.raises(AttributeError):
@@ -68,6 +81,8 @@ def test_tensor_places_host_data_on_the_default_backend(stand_in):
     assert t.backend == "cupy" and isinstance(t.data, stand_in.ndarray)
     assert mg.Tensor(numpy.ones(3)).backend == "numpy", "Tensor(array) wraps the array where it lives"
     assert mg.tensor([1.0, 2.0]).backend == "cupy"
+    s = mg.tensor(numpy.float32(numpy.inf))  # a NumPy scalar is host data too: tensor() copies it over
+    assert s.backend == "cupy" and s.dtype == numpy.float32 and s.shape == ()
 
 
 def test_where_and_comparisons_across_backends_raise_backend_errors(stand_in):
@@ -111,6 +126,16 @@ def test_the_device_stream_resumes_exactly_from_its_state(stand_in):
     resumed = mg.Generator(99)
     resumed.load_state_dict(state)
     numpy.testing.assert_array_equal(resumed.normal((5,)).numpy(), after)
+
+
+def test_a_state_moves_the_device_stream_to_a_generator_of_another_seed_even_before_its_first_draw(stand_in):
+    """replay.load_state_dict(g.state_dict()) must make replay draw g's next numbers, on the device too,
+    when g has drawn only on the host so far (weights are initialised there)."""
+    g, replay = mg.Generator(1), mg.Generator(0)
+    g.normal((3,), backend_name="numpy")  # a host draw, as weight initialisation makes
+    replay.load_state_dict(g.state_dict())
+    numpy.testing.assert_array_equal(replay.normal((4,)).numpy(), g.normal((4,)).numpy())
+    numpy.testing.assert_array_equal(replay.integers(0, 9, (5,)).numpy(), g.integers(0, 9, (5,)).numpy())
 
 
 def test_the_counter_stream_has_the_moments_of_its_laws():
