@@ -6,6 +6,10 @@ device array allowed), every test run on it would prove nothing; the first tests
 exactly those mistakes and require the stand-in to refuse them."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy
 import pytest
 
@@ -177,13 +181,14 @@ def test_the_probe_names_the_failing_stage_and_the_fix(monkeypatch):
     monkeypatch.setattr(backend, "_cupy_error", None)
     monkeypatch.setattr(backend, "_cupy_tried", False)
     monkeypatch.setattr("importlib.import_module", lambda name: _BrokenCupy)
-    with pytest.raises(BackendError) as info:
-        mg.use_backend("cupy")
+    with mg.backend_scope("numpy"):  # where CuPy fails its probe NumPy is the only default, whatever --backend says
+        with pytest.raises(BackendError) as info:
+            mg.use_backend("cupy")
+        assert mg.default_backend() == "numpy", "a failed use_backend must leave the default alone"
     msg = str(info.value)
     assert "while running an elementwise kernel (compiled by NVRTC)" in msg
     assert "libnvrtc-builtins" in msg
     assert "cupy-cuda12x[ctk]" in msg
-    assert mg.default_backend() == "numpy"
 
 
 def test_the_stand_in_passes_the_probe_and_restores_the_backend_afterwards():
@@ -197,19 +202,32 @@ def test_the_stand_in_passes_the_probe_and_restores_the_backend_afterwards():
     assert (backend._cupy, backend.default_backend()) == before
 
 
+def test_a_test_without_the_fixture_runs_on_the_backend_option(request):
+    """What ``--backend`` promises a test that does not ask for xp_backend; without the option, the
+    default is the environment's. The subprocess of the next test runs this one under the stand-in."""
+    import fake_cupy
+
+    choice = request.config.getoption("--backend")
+    if choice is None:
+        assert mg.default_backend() == (os.environ.get("MINIGAN_BACKEND") or "numpy")
+        return
+    assert mg.default_backend() == {"numpy": "numpy", "cupy": "cupy", "stand-in": "cupy"}[choice]
+    made = mg.zeros(2).data
+    if choice == "stand-in":
+        assert backend.get_cupy() is fake_cupy and isinstance(made, fake_cupy.ndarray)
+    elif choice == "cupy":
+        assert backend.get_cupy() is not fake_cupy and backend.is_cupy_array(made)
+    else:
+        assert isinstance(made, numpy.ndarray)
+
+
 def test_the_backend_option_keeps_one_case_and_sets_the_default():
     """``pytest --backend stand-in``: xp_backend's other cases are deselected, and a test without the
-    fixture runs with the stand-in as its default backend (so the test asserting NumPy's default fails)."""
-    import os
-    import subprocess
-    import sys
-
+    fixture runs with the stand-in as its default backend (the test above checks it there)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    target = os.path.join("tests", "test_backend.py")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--backend", "stand-in",
-         target + "::test_ops_follow_the_data_on_each_backend",
-         target + "::test_default_is_numpy_and_use_backend_numpy"],
+         os.path.join("tests", "test_backend.py") + "::test_ops_follow_the_data_on_each_backend",
+         os.path.join("tests", "test_stand_in.py") + "::test_a_test_without_the_fixture_runs_on_the_backend_option"],
         capture_output=True, text=True, cwd=root, timeout=300)
-    assert "1 failed, 1 passed, 2 deselected" in done.stdout, done.stdout + done.stderr
-    assert "assert 'cupy' == 'numpy'" in done.stdout
+    assert "2 passed, 2 deselected" in done.stdout, done.stdout + done.stderr
