@@ -10,7 +10,8 @@ Model (minigan/models/paper_mlp.py): G = z(100, U[-sqrt 3, sqrt 3]) -> 1200 ReLU
 lr 0.1 divided by 1.000004 after every update, momentum 0.5 rising linearly to 0.7 over 250 epochs.
 p_data: train[0:50000], pixels/255, in a fresh random order every epoch (demos/mnist_mlp_runs.py).
 D's loss is the plain sum BCE(D(x), 1) + BCE(D(G(z)), 0) times --d-loss-scale (the paper's code
-took half: 0.5); --simultaneous and --noise gaussian are the paper code's update and prior.
+took half: 0.5); --simultaneous and --noise gaussian are the paper code's update and prior;
+--instance-noise SIGMA0 blurs what D sees, less and less (minigan/gan/noise.py).
 
 A new run keeps an average of G's parameters (beta 0.9999) and reports whichever of G and it has the
 higher *validation* log-likelihood (docs/06-mnist.md 6.5); --no-average reports G, as the paper did.
@@ -42,6 +43,7 @@ import minigan as mg
 from minigan import backend, optim, runs, viz
 from minigan.data import load_mnist
 from minigan.gan import losses
+from minigan.gan.noise import InstanceNoise, NoiseSchedule
 from minigan.gan.algorithm import GAN
 from minigan.gan.metrics import PARZEN_SIGMAS, nearest_rows, parzen_log_likelihood, select_parzen_sigma
 from minigan.models import paper_mlp
@@ -57,6 +59,7 @@ K = 1  # D steps per G step
 PAPER = (225, 2, "Goodfellow et al. 2014")  # Table 1, adversarial nets on MNIST
 GOAL = f"the paper's Table 1: {PAPER[0]} +- {PAPER[1]} nats (Parzen log-likelihood of the test set)"
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation samples' own stream, apart from training's
+INSTANCE_NOISE_SEED_OFFSET = 2_000_003  # --instance-noise's own stream: the run's z, data and masks stay as they were
 
 
 def to_unit(images):
@@ -102,9 +105,14 @@ def build(args, train_x, average_betas=()):
         """scale * (1/m sum BCE(D(x), t) + 1/m sum BCE(D(G(z)), 0)); the paper's code: scale 1/2, t = 1."""
         return losses.d_loss(real_logits, fake_logits, real_label=t) * scale
 
+    D_sees = D
+    if args.instance_noise > 0:  # D sees x + e and G(z) + e' (Arjovsky and Bottou 2017), e from a stream of its own
+        blur = NoiseSchedule(args.instance_noise, args.instance_noise_steps, optimizer=opt_G)
+        D_sees = InstanceNoise(D, blur, args.seed + INSTANCE_NOISE_SEED_OFFSET)
+        schedules.append(blur)
     averages = [optim.UniformAverage(opt_G) if beta == UNIFORM else optim.ExponentialMovingAverage(opt_G, beta)
                 for beta in average_betas]
-    gan = GAN(G, D, opt_D, opt_G, paper_mlp.noise_prior(kind=args.noise), p_data, generator=gen, k=K, m=args.m,
+    gan = GAN(G, D_sees, opt_D, opt_G, paper_mlp.noise_prior(kind=args.noise), p_data, generator=gen, k=K, m=args.m,
               g_loss="non_saturating", d_loss=d_loss, schedules=schedules, averages=averages,
               simultaneous=bool(args.simultaneous))
     return gan, p_data

@@ -62,6 +62,11 @@ def parse_args(argv=None):
     add("--real-label", type=runs.at_least(0.5, float, high=1.0), default=1.0,
         help="D's target for real images (0.9: one-sided label smoothing, Salimans et al. 2016)")
     add("--simultaneous", action="store_true", help="update D and G from one forward pass (the paper's code)")
+    add("--instance-noise", type=runs.at_least(0.0, float), default=0.0, metavar="SIGMA0",
+        help="add N(0, sigma_t^2) to every image D sees in training, sigma_t falling linearly from SIGMA0 to 0 over "
+             "--instance-noise-steps iterations (0: none); drawn from a stream of its own")
+    add("--instance-noise-steps", type=runs.positive(int), default=10000,
+        help="iterations over which --instance-noise falls to 0")
     add("--noise", choices=paper_mlp.NOISE_KINDS, default="uniform", help="p_z (gaussian: the paper's code)")
     add("--lr-decay", type=runs.at_least(1.0, float), default=None,
         help=f"divide the lr by this after every update (None: {PAPER_LR_DECAY}, the paper's); given on --resume "

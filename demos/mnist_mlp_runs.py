@@ -7,7 +7,7 @@ averages of G on the way; this module keeps the books so that a resumed run is t
   at iteration t just skips t * k * m images;
 * the run's identity (minigan/runs/identity.py), stored in every checkpoint: the seed, the
   minibatch size, the data subset, the objective (``--d-loss-scale``, ``--simultaneous``,
-  ``--noise``), the averages of G with the iteration each started at, the learning-rate decay
+  ``--noise``, ``--instance-noise``), the averages of G with the iteration each started at, the learning-rate decay
   segments and the reported average. A resume takes them from the checkpoint and refuses a flag
   that contradicts one;
 * progress.json: what can be recomputed (the cheap-Parzen curves, the training time, the first
@@ -26,7 +26,8 @@ from minigan import backend, checkpoint, optim, runs, viz
 from .mnist_mlp_flags import NEW_RUN_AVERAGES, UNIFORM
 
 # the flags that define a run: a resume takes them from the checkpoint
-DEFINING = ("seed", "m", "train_size", "d_loss_scale", "real_label", "simultaneous", "noise")
+DEFINING = ("seed", "m", "train_size", "d_loss_scale", "real_label", "simultaneous", "noise", "instance_noise",
+            "instance_noise_steps")
 
 
 class ShuffledMinibatches:

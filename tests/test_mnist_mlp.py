@@ -227,6 +227,36 @@ def test_demo_real_label_smooths_only_the_data_term_and_resume_keeps_it(tmp_path
         demo.parse_args(["--out", out, "--real-label", "0.2"])  # below 1/2 the labels would swap meaning
 
 
+def test_demo_instance_noise_changes_only_what_D_sees_and_resumes_exactly(tmp_path):
+    """--instance-noise draws from a stream of its own: after the same iterations the run's Generator
+    (z, minibatches, dropout masks) is where the run without noise leaves it, while D's parameters
+    differ; 4 iterations straight equal 2 + resume to 4, and a resume keeps sigma_0 and its steps."""
+    mnist_or_skip()
+    demo = load_demo()
+    train_x = demo.to_unit(load_mnist()["train"].images[:200])
+    flags = ["--out", str(tmp_path), "--train-size", "200", "--instance-noise", "0.3", "--instance-noise-steps", "3"]
+    noisy, _ = demo.build(demo.parse_args(flags), train_x)
+    clean, _ = demo.build(demo.parse_args(flags[:4]), train_x)
+    for gan in (noisy, clean):
+        for _ in range(2):
+            gan.train_step()
+    assert noisy.generator.state_dict() == clean.generator.state_dict()
+    D_noisy, D_clean = noisy.D.D.state_dict(), clean.D.state_dict()
+    assert list(D_noisy) == list(D_clean)
+    assert not all(numpy.array_equal(D_noisy[k], D_clean[k]) for k in D_clean)
+    assert noisy.schedules[-1].sigma == pytest.approx(0.1)  # 0.3 (1 - 2/3)
+    straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+    noise_flags = ["--instance-noise", "0.3", "--instance-noise-steps", "3", "--no-figures", *SMOKE]
+    demo.main(["--out", straight, "--steps", "4", *noise_flags])
+    demo.main(["--out", split, "--steps", "2", *noise_flags])
+    resumed = demo.main(["--out", split, "--steps", "4", "--resume", "--no-figures", *SMOKE])
+    assert (resumed["instance_noise"], resumed["instance_noise_steps"]) == (0.3, 3)
+    numpy.testing.assert_array_equal(numpy.load(os.path.join(split, "samples.npy")),
+                                     numpy.load(os.path.join(straight, "samples.npy")))
+    with pytest.raises(ValueError, match="--instance-noise 0.3"):
+        demo.main(["--out", split, "--steps", "6", "--resume", "--instance-noise", "0.1", "--no-figures", *SMOKE])
+
+
 def test_gaussian_noise_prior_has_unit_variance_and_bad_kind_is_refused():
     """The paper's code drew z ~ N(0, I) (goodfeli/adversarial's Generator default); the uniform
     prior on [-sqrt 3, sqrt 3] has the same mean and variance. 20,000 x 100 draws put the sample

@@ -178,6 +178,26 @@ def test_instance_noise_has_the_scheduled_std_and_none_at_zero():
     assert numpy.array_equal(D(x).numpy(), x.numpy())          # eval mode: no noise either
 
 
+def test_instance_noise_from_a_seed_draws_iteration_t_from_its_own_stream():
+    """generator=s: the calls of iteration t draw, in order, from Generator([s, t]); the next iteration
+    starts Generator([s, t + 1]); a run's Generator is never touched."""
+    s = noise.NoiseSchedule(0.5, decay_steps=100)
+    D = noise.InstanceNoise(lambda x: x, s, 7)
+    x = t64(numpy.zeros((3, 4)))
+    first, second = D(x).numpy(), D(x).numpy()
+    ref = mg.Generator([7, 0])
+    numpy.testing.assert_array_equal(first, ref.normal((3, 4), std=0.5, dtype=numpy.float64).numpy())
+    numpy.testing.assert_array_equal(second, ref.normal((3, 4), std=0.5, dtype=numpy.float64).numpy())
+    s.step()
+    numpy.testing.assert_array_equal(D(x).numpy(), mg.Generator([7, 1]).normal((3, 4), std=0.495,
+                                                                               dtype=numpy.float64).numpy())
+    s.t = 0  # back at iteration 0 (a resume): the same noise as the first time
+    numpy.testing.assert_array_equal(D(x).numpy(), first)
+    for bad in (-1, 1.5, True, None):
+        with pytest.raises(TypeError, match="InstanceNoise: generator must be"):
+            noise.InstanceNoise(lambda x: x, s, bad)
+
+
 def test_instance_noise_schedule_steps_once_per_iteration_in_algorithm_1(tmp_path):
     gen = mg.Generator(0)
     setup = variants.build("instance_noise", toy.ring(), gen, steps=8, m=16, hidden=8)

@@ -75,23 +75,44 @@ class InstanceNoise(Module):
         GAN(G, D_noisy, opt_D, opt_G, ..., schedules=[schedule])
 
     The noise is added in training mode only (``D_noisy.eval()`` sees clean inputs) and not at all
-    once sigma_t = 0. The noise comes from the run's Generator, so a seed still fixes the run.
+    once sigma_t = 0.
+
+    ``generator`` is where the noise comes from:
+
+    * a minigan.Generator -- usually the run's own, so a seed still fixes the run; the noise's
+      draws then sit between the run's other draws (z, minibatches, dropout masks), which all
+      change as soon as noise is switched on;
+    * an integer seed s -- the noise of iteration t comes from Generator([s, t]) (t: the schedule's
+      count of iterations), a stream of its own. The run's other draws are then exactly those of the
+      same run without noise, so the two runs differ by the noise alone; and the noise needs no
+      state in a checkpoint, since t (saved with the schedule) fixes it.
     """
 
     def __init__(self, D, schedule, generator):
         super().__init__()
         if not isinstance(schedule, NoiseSchedule):
             raise TypeError(f"InstanceNoise: schedule must be a NoiseSchedule, got {type(schedule).__name__}")
-        if not isinstance(generator, Generator):
-            raise TypeError(f"InstanceNoise: generator must be a minigan.Generator, got {type(generator).__name__}")
+        keyed = isinstance(generator, int) and not isinstance(generator, bool)
+        if not (isinstance(generator, Generator) or (keyed and generator >= 0)):
+            raise TypeError(f"InstanceNoise: generator must be a minigan.Generator or a seed (an integer >= 0), "
+                            f"got {generator!r}")
         self.D, self.schedule, self.generator = D, schedule, generator
+        self._keyed_at = None  # (t, Generator([seed, t])) of the iteration the keyed stream last drew in
+
+    def _stream(self) -> Generator:
+        if isinstance(self.generator, Generator):
+            return self.generator
+        t = self.schedule.t
+        if self._keyed_at is None or self._keyed_at[0] != t:  # a new iteration: its own stream
+            self._keyed_at = (t, Generator([self.generator, t]))
+        return self._keyed_at[1]
 
     def forward(self, x) -> Tensor:
         sigma = self.schedule.sigma
         if self.training and sigma > 0:
             if not isinstance(x, Tensor) or x.dtype.kind != "f":
                 raise TypeError(f"InstanceNoise: D's input must be a floating-point Tensor, got {type(x).__name__}")
-            x = x + self.generator.normal(x.shape, std=sigma, dtype=x.dtype, backend_name=x.backend)
+            x = x + self._stream().normal(x.shape, std=sigma, dtype=x.dtype, backend_name=x.backend)
         return self.D(x)
 
 
