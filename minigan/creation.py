@@ -16,11 +16,11 @@ from .random import resolve
 def tensor(data, requires_grad=False, dtype=None, name=None) -> Tensor:
     """A new leaf Tensor from a list, scalar or array, on the default backend. Python floats become float32.
 
-    A host (NumPy) array is copied to the default backend, so ``tensor(images)`` after
-    ``use_backend("cupy")`` lives on the GPU. ``Tensor(array)`` instead wraps an array where it lives.
+    A host (NumPy) array or NumPy scalar is copied to the default backend, so ``tensor(images)``
+    after ``use_backend("cupy")`` lives on the GPU. ``Tensor(array)`` instead wraps an array where it lives.
     ``name`` labels the tensor in drawings of the graph (minigan.to_dot).
     """
-    if isinstance(data, numpy.ndarray) and backend.default_backend() != "numpy":
+    if isinstance(data, (numpy.ndarray, numpy.generic)) and backend.default_backend() != "numpy":
         data = backend.to_backend(data, backend.default_backend())
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 

@@ -133,10 +133,13 @@ class Generator:
         return self._place(self.np.random(size=shape) < p, dtype, backend_name)
 
     def state_dict(self) -> dict:
-        """Both streams' full state (plain ints and strings: JSON-able); the device part once it was used."""
+        """Both streams' full state (plain ints and strings: JSON-able).
+
+        The device part is saved even before the device stream's first draw: its seed comes from
+        this Generator's seed, so another Generator loading the state needs it to draw the same numbers.
+        """
         state = dict(self.np.bit_generator.state)
-        if self.device.counter:
-            state["device"] = {"seed": self.device.seed, "counter": self.device.counter}
+        state["device"] = {"seed": self.device.seed, "counter": self.device.counter}
         return state
 
     def load_state_dict(self, state: dict) -> None:

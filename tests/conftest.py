@@ -7,9 +7,9 @@ backend *name* minigan sees ("numpy" or "cupy": the stand-in is minigan's cupy),
 default backend set to it for the test's duration.
 
 ``--backend {numpy,cupy,stand-in}`` (or the environment variable MINIGAN_TEST_BACKEND) runs
-every test, fixture or not, with that backend as the default, and keeps only that
-parametrisation of xp_backend: ``python3 -m pytest --backend stand-in`` runs the whole suite
-under the stand-in, ``--backend cupy`` on the GPU.
+every test, fixture or not, with that backend as the default (module-scoped fixtures
+included), and keeps only that parametrisation of xp_backend: ``python3 -m pytest --backend
+stand-in`` runs the whole suite under the stand-in, ``--backend cupy`` on the GPU.
 """
 import contextlib
 import os
@@ -71,9 +71,21 @@ def on_backend(choice):
         yield choice
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _suite_backend_for_module(request):
+    """--backend X: module-scoped fixtures (a model trained once for a whole file) are built on X too."""
+    choice = request.config.getoption("--backend")
+    if not choice:
+        yield
+        return
+    with on_backend(choice):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _suite_backend(request):
-    """--backend X: every test runs with X as the default backend."""
+    """--backend X: every test runs with X as the default backend (set again per test, so that a test
+    calling use_backend cannot change its neighbours' default)."""
     choice = request.config.getoption("--backend")
     if not choice or "xp_backend" in request.fixturenames:
         yield

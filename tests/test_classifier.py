@@ -19,6 +19,7 @@ from minigan.models.classifier import (
     to_tanh_range,
 )
 from mnist_or_skip import load_mnist_or_skip
+from placement import host
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -75,7 +76,7 @@ def test_matches_torch_float64():
                          tnn.Flatten(), tnn.Linear(64 * 49, FEATURES), tnn.ReLU(), tnn.Linear(FEATURES, 10)).double()
     names = {"conv1": "0", "conv2": "2", "fc1": "5", "fc2": "7"}
     net.load_state_dict({names[k.split(".")[0]] + "." + k.split(".")[1]: torch.from_numpy(v)
-                         for k, v in model.state_dict().items()})
+                         for k, v in host(model.state_dict()).items()})
     rng = numpy.random.default_rng(3)
     x_np, y = numpy.tanh(rng.standard_normal((6, 1, 28, 28))), numpy.array([1, 2, 3, 4, 5, 6])
     x, tx = mg.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)

@@ -22,16 +22,16 @@ from minigan.gradcheck import numerical_grad
 
 F64 = numpy.float64
 RNG = numpy.random.default_rng(0)
-X = mg.tensor(RNG.standard_normal((5, 2)))   # a fixed minibatch of "data"
-Z = mg.tensor(RNG.standard_normal((5, 2)))   # and of noise
+X = RNG.standard_normal((5, 2))   # a fixed minibatch of "data"
+Z = RNG.standard_normal((5, 2))   # and of noise, made tensors in tiny_game, on the default backend then
 
 
 def tiny_game(w, b, A, c):
     """D(x) = sigmoid(tanh(x) . w + b), G(z) = z A + c; the GAN's two cross-entropy losses as the players'."""
     def D(x):
         return F.tanh(x) @ w + b
-    fake = Z @ A + c
-    loss_D = losses.d_loss(D(X), D(fake))
+    fake = mg.tensor(Z) @ A + c
+    loss_D = losses.d_loss(D(mg.tensor(X)), D(fake))
     loss_G = losses.non_saturating_g_loss(D(fake))
     return [(loss_D, [w, b]), (loss_G, [A, c])]
 

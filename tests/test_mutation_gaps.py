@@ -12,6 +12,7 @@ import minigan.functional as F
 from minigan import Tensor, grad, gradcheck, gradgradcheck, optim
 from minigan.autograd import Function
 from minigan.gradcheck import GradcheckError
+from placement import host
 
 
 # -- batch norm: eps in the backward pass (mutant batchnorm-fast-backward-drops-eps) -------------
@@ -99,7 +100,7 @@ def test_schedules_and_averages_step_after_their_own_optimizer_only():
     assert opt_D.lr == 0.05 / 4  # dividing by powers of two is exact
     for a, t0, p in zip(average_G.average, theta_0, G.parameters()):
         # float32 parameters: beta and 1 - beta are exact, one rounding per term and one per sum
-        numpy.testing.assert_allclose(a, beta * t0 + (1 - beta) * p.numpy(), rtol=1e-6, atol=1e-7)
+        numpy.testing.assert_allclose(host(a), beta * t0 + (1 - beta) * p.numpy(), rtol=1e-6, atol=1e-7)
         assert not numpy.array_equal(p.numpy(), t0)  # G did move, so the check above can tell
 
 

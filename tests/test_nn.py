@@ -133,23 +133,24 @@ def test_state_dict_round_trip_is_exact_and_copies():
     state = a.state_dict()
     assert list(state) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
                            "4.weight", "4.bias", "5.weight"]
-    assert all(type(v) is numpy.ndarray for v in state.values())
-    assert not numpy.array_equal(a[0].weight.data, b[0].weight.data)
+    xp = minigan.backend.default_module()  # plain arrays of the modules' backend: numpy.ndarray on NumPy
+    assert all(type(v) is xp.ndarray for v in state.values())
+    assert not numpy.array_equal(H(a[0].weight.data), H(b[0].weight.data))
     result = b.load_state_dict(state)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for k, v in b.state_dict().items():
-        numpy.testing.assert_array_equal(v, state[k])
+        numpy.testing.assert_array_equal(H(v), H(state[k]))
     a.eval(), b.eval()
-    numpy.testing.assert_array_equal(a(x).data, b(x).data)
+    numpy.testing.assert_array_equal(H(a(x).data), H(b(x).data))
     # the saved arrays are copies: training a further does not change them
-    saved = state["0.weight"].copy()
+    saved = H(state["0.weight"]).copy()
     a[0].weight.data += 1.0
-    numpy.testing.assert_array_equal(state["0.weight"], saved)
+    numpy.testing.assert_array_equal(H(state["0.weight"]), saved)
     # loading copies in place: the Parameter objects (which an optimizer holds) are kept
     w = b[0].weight
     b.load_state_dict(a.state_dict())
     assert b[0].weight is w
-    numpy.testing.assert_array_equal(w.data, a[0].weight.data)
+    numpy.testing.assert_array_equal(H(w.data), H(a[0].weight.data))
 
 
 def test_load_state_dict_reports_every_problem_by_name():
@@ -172,14 +173,14 @@ def test_load_state_dict_reports_every_problem_by_name():
     assert "1.running_var: dtype float64 in state, float32 in the module" in msg
     # nothing was changed by the failed load
     for k, v in m2.state_dict().items():
-        numpy.testing.assert_array_equal(v, before2[k])
+        numpy.testing.assert_array_equal(H(v), H(before2[k]))
     # strict=False tolerates missing and unexpected keys, never mismatches
     state["4.weight"] = before["4.weight"]
     state["1.running_var"] = before["1.running_var"]
     result = m2.load_state_dict(state, strict=False)
     assert result.missing_keys == ["0.bias"] and result.unexpected_keys == ["extra.weight"]
-    numpy.testing.assert_array_equal(m2[0].weight.data, before["0.weight"])
-    numpy.testing.assert_array_equal(m2[0].bias.data, before2["0.bias"])
+    numpy.testing.assert_array_equal(H(m2[0].weight.data), H(before["0.weight"]))
+    numpy.testing.assert_array_equal(H(m2[0].bias.data), H(before2["0.bias"]))
 
 
 # -- repr -------------------------------------------------------------------------------------
@@ -237,10 +238,10 @@ def test_linear_dtype_and_errors():
 
 def test_same_generator_seed_same_weights_and_none_means_fresh_entropy():
     a, b = nn.Linear(5, 4, generator=Generator(7)), nn.Linear(5, 4, generator=Generator(7))
-    numpy.testing.assert_array_equal(a.weight.data, b.weight.data)
-    numpy.testing.assert_array_equal(a.bias.data, b.bias.data)
+    numpy.testing.assert_array_equal(H(a.weight.data), H(b.weight.data))
+    numpy.testing.assert_array_equal(H(a.bias.data), H(b.bias.data))
     c, d = nn.Linear(5, 4), nn.Linear(5, 4)  # generator=None: OS entropy, differs every time
-    assert not numpy.array_equal(c.weight.data, d.weight.data)
+    assert not numpy.array_equal(H(c.weight.data), H(d.weight.data))
 
 
 @pytest.mark.parametrize("cls,args", [(nn.BatchNorm1d, ((6, 3), (6, 3, 4))), (nn.BatchNorm2d, ((4, 3, 2, 2),))])

@@ -60,7 +60,8 @@ def one_graph_through_every_op():
     W = mg.tensor(rng.standard_normal((4, 3, 3, 3)) * 0.3, requires_grad=True)
     Wt = mg.tensor(rng.standard_normal((4, 2, 3, 3)) * 0.3, requires_grad=True)
     h = F.conv2d(x, W, stride=2, padding=1)                                   # (2, 4, 3, 3)
-    h = F.batch_norm(h, running_mean=numpy.zeros(4), running_var=numpy.ones(4))
+    stats = mg.zeros(4, dtype=numpy.float64).data, mg.ones(4, dtype=numpy.float64).data  # on x's backend
+    h = F.batch_norm(h, running_mean=stats[0], running_var=stats[1])
     h = F.conv_transpose2d(F.leaky_relu(h, 0.2), Wt, stride=2, padding=1, output_padding=1)  # (2, 2, 6, 6)
     flat = ops.reshape(h, (2, -1))
     flat = ops.transpose(ops.transpose(flat, (1, 0)), (1, 0))

@@ -19,6 +19,7 @@ import pytest
 import minigan as mg
 from minigan import nn
 from minigan.gan import rejection
+from placement import host
 
 
 def normal_sampler(mean=0.0):
@@ -66,7 +67,7 @@ def test_log_ratio_is_the_logit():
     gen = mg.Generator(3)
     D = nn.Linear(2, 1, generator=gen, dtype=numpy.float64)
     x = gen.normal((5, 2), dtype=numpy.float64)
-    s = D.state_dict()
+    s = host(D.state_dict())
     expected = x.numpy() @ s["weight"].reshape(-1) + s["bias"].reshape(())
     numpy.testing.assert_allclose(rejection.log_ratio(D)(x), expected, rtol=1e-12)
 

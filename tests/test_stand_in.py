@@ -6,6 +6,10 @@ device array allowed), every test run on it would prove nothing; the first tests
 exactly those mistakes and require the stand-in to refuse them."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy
 import pytest
 
@@ -45,6 +49,19 @@ def test_numpy_functions_dispatch_and_stay_on_the_device(stand_in):
     assert d.get()[0, 1] == 3.0  # the repeated index added twice (unbuffered)
 
 
+def test_flags_are_cupys_three_and_follow_the_layout(stand_in):
+    d = stand_in.asarray(numpy.arange(6.0).reshape(2, 3))
+    assert d.flags.c_contiguous and not d.flags.f_contiguous and d.flags["OWNDATA"]
+    t = d.T
+    assert not t.flags.c_contiguous and t.flags["F_CONTIGUOUS"] and not t.flags.owndata
+    with pytest.raises(KeyError, match="WRITEABLE is not defined for cupy.ndarray.flags"):
+        d.flags["WRITEABLE"]  # NumPy has it, CuPy does not
+    with pytest.raises(AttributeError):
+        d.flags.writeable  # noqa: B018 - absent in CuPy, so absent here
+    with pytest.raises(AttributeError):
+        d.flags.c_contiguous = False
+
+
 def test_cupyx_scatter_add_is_not_offered(stand_in):
     assert not hasattr(stand_in, "scatter_add")
     with pytest.raises(AttributeError):
@@ -68,6 +85,8 @@ def test_tensor_places_host_data_on_the_default_backend(stand_in):
     assert t.backend == "cupy" and isinstance(t.data, stand_in.ndarray)
     assert mg.Tensor(numpy.ones(3)).backend == "numpy", "Tensor(array) wraps the array where it lives"
     assert mg.tensor([1.0, 2.0]).backend == "cupy"
+    s = mg.tensor(numpy.float32(numpy.inf))  # a NumPy scalar is host data too: tensor() copies it over
+    assert s.backend == "cupy" and s.dtype == numpy.float32 and s.shape == ()
 
 
 def test_where_and_comparisons_across_backends_raise_backend_errors(stand_in):
@@ -113,6 +132,16 @@ def test_the_device_stream_resumes_exactly_from_its_state(stand_in):
     numpy.testing.assert_array_equal(resumed.normal((5,)).numpy(), after)
 
 
+def test_a_state_moves_the_device_stream_to_a_generator_of_another_seed_even_before_its_first_draw(stand_in):
+    """replay.load_state_dict(g.state_dict()) must make replay draw g's next numbers, on the device too,
+    when g has drawn only on the host so far (weights are initialised there)."""
+    g, replay = mg.Generator(1), mg.Generator(0)
+    g.normal((3,), backend_name="numpy")  # a host draw, as weight initialisation makes
+    replay.load_state_dict(g.state_dict())
+    numpy.testing.assert_array_equal(replay.normal((4,)).numpy(), g.normal((4,)).numpy())
+    numpy.testing.assert_array_equal(replay.integers(0, 9, (5,)).numpy(), g.integers(0, 9, (5,)).numpy())
+
+
 def test_the_counter_stream_has_the_moments_of_its_laws():
     """On NumPy arrays (the same code runs on CuPy's): 200,000 draws, moments within 5 standard errors."""
     from minigan.random import CounterStream
@@ -152,13 +181,14 @@ def test_the_probe_names_the_failing_stage_and_the_fix(monkeypatch):
     monkeypatch.setattr(backend, "_cupy_error", None)
     monkeypatch.setattr(backend, "_cupy_tried", False)
     monkeypatch.setattr("importlib.import_module", lambda name: _BrokenCupy)
-    with pytest.raises(BackendError) as info:
-        mg.use_backend("cupy")
+    with mg.backend_scope("numpy"):  # where CuPy fails its probe NumPy is the only default, whatever --backend says
+        with pytest.raises(BackendError) as info:
+            mg.use_backend("cupy")
+        assert mg.default_backend() == "numpy", "a failed use_backend must leave the default alone"
     msg = str(info.value)
     assert "while running an elementwise kernel (compiled by NVRTC)" in msg
     assert "libnvrtc-builtins" in msg
     assert "cupy-cuda12x[ctk]" in msg
-    assert mg.default_backend() == "numpy"
 
 
 def test_the_stand_in_passes_the_probe_and_restores_the_backend_afterwards():
@@ -172,19 +202,32 @@ def test_the_stand_in_passes_the_probe_and_restores_the_backend_afterwards():
     assert (backend._cupy, backend.default_backend()) == before
 
 
+def test_a_test_without_the_fixture_runs_on_the_backend_option(request):
+    """What ``--backend`` promises a test that does not ask for xp_backend; without the option, the
+    default is the environment's. The subprocess of the next test runs this one under the stand-in."""
+    import fake_cupy
+
+    choice = request.config.getoption("--backend")
+    if choice is None:
+        assert mg.default_backend() == (os.environ.get("MINIGAN_BACKEND") or "numpy")
+        return
+    assert mg.default_backend() == {"numpy": "numpy", "cupy": "cupy", "stand-in": "cupy"}[choice]
+    made = mg.zeros(2).data
+    if choice == "stand-in":
+        assert backend.get_cupy() is fake_cupy and isinstance(made, fake_cupy.ndarray)
+    elif choice == "cupy":
+        assert backend.get_cupy() is not fake_cupy and backend.is_cupy_array(made)
+    else:
+        assert isinstance(made, numpy.ndarray)
+
+
 def test_the_backend_option_keeps_one_case_and_sets_the_default():
     """``pytest --backend stand-in``: xp_backend's other cases are deselected, and a test without the
-    fixture runs with the stand-in as its default backend (so the test asserting NumPy's default fails)."""
-    import os
-    import subprocess
-    import sys
-
+    fixture runs with the stand-in as its default backend (the test above checks it there)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    target = os.path.join("tests", "test_backend.py")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--backend", "stand-in",
-         target + "::test_ops_follow_the_data_on_each_backend",
-         target + "::test_default_is_numpy_and_use_backend_numpy"],
+         os.path.join("tests", "test_backend.py") + "::test_ops_follow_the_data_on_each_backend",
+         os.path.join("tests", "test_stand_in.py") + "::test_a_test_without_the_fixture_runs_on_the_backend_option"],
         capture_output=True, text=True, cwd=root, timeout=300)
-    assert "1 failed, 1 passed, 2 deselected" in done.stdout, done.stdout + done.stderr
-    assert "assert 'cupy' == 'numpy'" in done.stdout
+    assert "2 passed, 2 deselected" in done.stdout, done.stdout + done.stderr

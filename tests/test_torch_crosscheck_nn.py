@@ -11,6 +11,7 @@ import pytest
 import minigan
 import minigan.functional as F
 from minigan import Generator, Tensor, nn
+from placement import host, on_default
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -19,24 +20,24 @@ RTOL, ATOL = 1e-10, 1e-12
 
 
 def close(ours, theirs):
-    numpy.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
+    numpy.testing.assert_allclose(host(ours), theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
 def copy_weights(ours, theirs):
     """Load minigan's parameters and buffers into the torch module (same names, same layouts)."""
-    state = {k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()}
+    state = {k: torch.from_numpy(v.copy()) for k, v in host(ours.state_dict()).items()}
     missing, unexpected = theirs.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
 
 
 def run_both(ours, theirs, x, seed=0):
     """Forward both on x, backprop a random cotangent, compare outputs and every gradient."""
-    xm = Tensor(x, requires_grad=True)
+    xm = minigan.tensor(x, requires_grad=True)  # where minigan's modules are: the default backend
     xt = torch.tensor(x, requires_grad=True)
     ym, yt = ours(xm), theirs(xt)
     close(ym.data, yt)
     v = numpy.random.default_rng(seed).standard_normal(ym.shape)
-    ym.backward(Tensor(v))
+    ym.backward(minigan.tensor(v))
     yt.backward(torch.from_numpy(v))
     close(xm.grad.data, xt.grad)
     tp = dict(theirs.named_parameters())
@@ -86,8 +87,8 @@ def test_batch_norm_train_then_eval(cls, tcls, shape):
     ours = cls(3, momentum=0.2, dtype=numpy.float64)
     theirs = tcls(3, momentum=0.2, dtype=torch.float64)
     # non-trivial gamma and beta, the same on both sides
-    ours.weight.data[...] = rng.uniform(0.5, 2.0, 3)
-    ours.bias.data[...] = rng.standard_normal(3)
+    ours.weight.data[...] = on_default(rng.uniform(0.5, 2.0, 3))
+    ours.bias.data[...] = on_default(rng.standard_normal(3))
     copy_weights(ours, theirs)
     for step in range(3):  # training mode: batch statistics, running statistics updated
         x = rng.standard_normal(shape) * (step + 1) + step

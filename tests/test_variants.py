@@ -17,12 +17,14 @@ from minigan import nn, optim
 from minigan.data import toy
 from minigan.experiments import variants
 from minigan.gan import conditional, ebgan, minibatch, noise, penalty
+from placement import on_default
 
 RNG_SEED = 1234
 
 
 def t64(a, requires_grad=False):
-    return mg.Tensor(numpy.asarray(a, dtype=numpy.float64), requires_grad=requires_grad)
+    """A float64 tensor on the default backend, where the layers under test put their parameters."""
+    return mg.tensor(numpy.asarray(a, dtype=numpy.float64), requires_grad=requires_grad)
 
 
 # -- WGAN-GP gradient penalty -------------------------------------------------------------------------
@@ -301,8 +303,8 @@ def vbn_reference_numpy(h, h_ref, gamma, beta, eps):
 def test_vbn_normalises_with_the_reference_statistics(shape):
     rng = numpy.random.default_rng(RNG_SEED)
     layer = nn.VirtualBatchNorm(3, eps=1e-5, dtype=numpy.float64)
-    layer.weight.data[:] = rng.uniform(0.5, 2.0, 3)
-    layer.bias.data[:] = rng.standard_normal(3)
+    layer.weight.data[:] = on_default(rng.uniform(0.5, 2.0, 3))
+    layer.bias.data[:] = on_default(rng.standard_normal(3))
     h_ref = 3.0 + 2.0 * rng.standard_normal((7,) + shape[1:])
     h = rng.standard_normal(shape)
     layer.reference(t64(h_ref))

@@ -115,6 +115,25 @@ _ARRAY_METHODS = {
 _PLAIN_ATTRIBUTES = {"shape", "dtype", "ndim", "size", "itemsize", "nbytes", "strides"}
 
 
+class Flags:
+    """cupy.ndarray.flags: read-only C_CONTIGUOUS, F_CONTIGUOUS and OWNDATA (NumPy's WRITEABLE, ALIGNED: absent)."""
+
+    __slots__ = ("_c", "_f", "_own")
+
+    def __init__(self, a):
+        self._c, self._f, self._own = bool(a.flags.c_contiguous), bool(a.flags.f_contiguous), bool(a.flags.owndata)
+
+    c_contiguous = property(lambda self: self._c)
+    f_contiguous = property(lambda self: self._f)
+    owndata = property(lambda self: self._own)
+
+    def __getitem__(self, name):
+        keys = {"C_CONTIGUOUS": self._c, "F_CONTIGUOUS": self._f, "OWNDATA": self._own}
+        if name not in keys:
+            raise KeyError(f"{name} is not defined for cupy.ndarray.flags")
+        return keys[name]
+
+
 class ndarray:  # CuPy's spelling
     """A device array. Not a numpy.ndarray: NumPy cannot read it without ``.get()``."""
 
@@ -206,6 +225,10 @@ class ndarray:  # CuPy's spelling
 
             return device_method
         raise AttributeError(f"fake_cupy.ndarray has no attribute {name!r}")
+
+    @property
+    def flags(self):
+        return Flags(self._a)
 
     @property
     def T(self):  # NumPy's name
